@@ -1,0 +1,5 @@
+"""Allows ``python -m deepqa``."""
+
+from deepqa.cli import main
+
+raise SystemExit(main())

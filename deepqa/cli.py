@@ -1,0 +1,101 @@
+"""The ``deepqa`` command: ``deepqa prepare`` and the stages that follow it.
+
+Errors the user can fix are printed as one ``error:`` line (exit status 2), never as a traceback;
+``--debug`` shows the traceback of an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Callable, Sequence
+
+from deepqa import __version__
+from deepqa.errors import DeepQAError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def _config_options() -> argparse.ArgumentParser:
+    """Options shared by every stage that reads the configuration."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("configuration")
+    group.add_argument("--config", metavar="PATH",
+                       help="config file (default: ./config.ini, else the project's config.ini, else built-in defaults)")
+    group.add_argument("--profile", metavar="NAME",
+                       help="apply the [profile:NAME] section of the config file (tiny, quick, full, or your own)")
+    group.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append", default=[],
+                       help="override one setting, e.g. --set vocab.max_size=8000 (repeatable; applied last)")
+    group.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
+    return parent
+
+
+def _load(args: argparse.Namespace):
+    from deepqa.config import load_config
+
+    return load_config(args.config, args.profile, args.overrides)
+
+
+def run_prepare(args: argparse.Namespace) -> int:
+    """``deepqa prepare``: read the corpus and write the dataset folder."""
+    from deepqa.prepare import prepare
+
+    config = _load(args)
+    out = args.out or config.corpus.dataset_dir
+    stats = prepare(config, out)
+    pairs, splits, vocab = stats["pairs"], stats["splits"], stats["vocabulary"]
+    skipped = sum(source["skipped"] for source in stats["sources"].values())
+    print(f"conversations: {stats['conversations']}   turns: {stats['turns']}   malformed lines skipped: {skipped}")
+    print(f"pairs: {pairs['candidates']} candidates, {pairs['kept']} kept, dropped {json.dumps(pairs['dropped'])}")
+    print("samples: " + ", ".join(f"{name} {info['samples']}" for name, info in splits.items()))
+    print(f"vocabulary: {vocab['size']} tokens, coverage " +
+          ", ".join(f"{name} {value:.1%}" for name, value in vocab["coverage"].items()))
+    print(f"done in {stats['seconds']:.1f} s ({stats['pairs_per_second']:.0f} pairs/s); stats in {out}/stats.json")
+    print(out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``deepqa`` and its sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="deepqa",
+        description="Train, tune, evaluate and serve seq2seq generative chatbots. "
+                    "Stages: prepare (corpus → dataset) → train / tune (dataset → run bundle) → chat / evaluate / serve.",
+        epilog="Run `deepqa COMMAND --help` for the options of a command. Every setting lives in config.ini.",
+    )
+    parser.add_argument("--version", action="version", version=f"deepqa {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+    prepare = commands.add_parser(
+        "prepare", parents=[_config_options()], help="read a corpus and write a dataset (vocabulary + samples)",
+        description="Read the corpus named in [corpus] (or the blend in [corpus] sources), normalize and tokenize "
+                    "it, build the vocabulary from the training split and write the dataset folder: vocab.json, "
+                    "samples.npz, the tokenizer model if any, stats.json and the effective config.ini. "
+                    "The last line printed is the dataset folder.",
+    )
+    prepare.add_argument("--out", metavar="DIR", help="dataset folder to write (default: [corpus] dataset_dir)")
+    prepare.set_defaults(handler=run_prepare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``deepqa`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except DeepQAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; files already written are complete, nothing half-written was left", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # an unexpected failure: a short message unless --debug asks for more
+        if getattr(args, "debug", False):
+            raise
+        print(f"error: unexpected {exc.__class__.__name__}: {exc} (run again with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
