@@ -94,7 +94,9 @@ def prepare(config: Config, out_dir: str | Path | None = None) -> dict:
         raise DatasetError("the training split has no tokens: the corpus is empty after normalization")
 
     ids_of = {text: vocabulary.encode(tokens) for text, tokens in tokens_of.items()}
-    encoded = [EncodedConversation([ids_of[turn] for turn in turns], split, source, repeat)
+    text_id = {text: index for index, text in enumerate(distinct)}
+    encoded = [EncodedConversation([ids_of[turn] for turn in turns], [text_id[turn] for turn in turns],
+                                   split, source, repeat)
                for turns, split, source, repeat in zip(normalized, splits, sources, repeats)]
     meta = {"fingerprint": vocabulary.fingerprint, "vocab_size": len(vocabulary),
             "sources": [corpus.name for corpus in corpora], "splits": list(SPLITS)}

@@ -2,8 +2,8 @@
 
 Every consecutive pair of turns (turn i-1 → turn i) is a candidate. It is dropped, and counted by
 reason, when either side is empty (``empty``), when it is too long under the ``drop`` policy
-(``too_long``), when its answer is mostly ``<unk>`` (``unk_answer``) or when the same question and
-answer were already kept (``duplicate``). Under the ``truncate`` policy a long question keeps its
+(``too_long``), when its answer is mostly ``<unk>`` (``unk_answer``) or when the same question text
+(with the same context) and the same answer text were already kept (``duplicate``). Under the ``truncate`` policy a long question keeps its
 end (the latest words matter most) and a long answer keeps its start.
 """
 
@@ -23,9 +23,11 @@ DROP_REASONS = ("empty", "too_long", "unk_answer", "duplicate")
 
 @dataclass
 class EncodedConversation:
-    """One conversation's turns as id arrays, its split, its source index and how often training repeats it."""
+    """One conversation: its turns as id arrays, an id of each turn's text (equal texts, equal ids), its
+    split, its source index and how often training repeats it."""
 
     turns: list[np.ndarray]
+    text_ids: list[int]
     split: int
     source: int
     repeats: int = 1
@@ -57,7 +59,7 @@ def build_samples(conversations: list[EncodedConversation], config: SamplesConfi
                   meta: dict | None = None) -> tuple[Samples, BuildReport]:
     """Samples from every consecutive turn pair, filtered and truncated as configured."""
     report = BuildReport()
-    seen: set[tuple[bytes, bytes]] = set()
+    seen: set[tuple[tuple[int, ...], int]] = set()
     encoder, decoder, splits, conversation_ids, sources = [], [], [], [], []
     for conversation_id, conversation in enumerate(conversations):
         turns = conversation.turns
@@ -81,7 +83,9 @@ def build_samples(conversations: list[EncodedConversation], config: SamplesConfi
                 report.dropped["unk_answer"] += 1
                 continue
             if config.drop_duplicates:
-                key = (question.tobytes(), answer.tobytes())
+                # Compare texts, not ids: pairs that differ only in words now mapped to <unk> are not duplicates.
+                key = (tuple(conversation.text_ids[max(0, index - 1 - config.context_turns):index]),
+                       conversation.text_ids[index])
                 if key in seen:
                     report.dropped["duplicate"] += 1
                     continue

@@ -8,7 +8,7 @@ from typing import Iterable
 
 from deepqa import atomic
 from deepqa.config import TokenizerConfig
-from deepqa.errors import DatasetError
+from deepqa.errors import ConfigError, DatasetError
 from deepqa.text.english import sentence_case
 from deepqa.text.tokenizers import Tokenizer, register_tokenizer
 
@@ -40,6 +40,16 @@ class SentencePieceTokenizer(Tokenizer):
         texts = [text for text in normalized_texts if text]
         if not texts:
             raise DatasetError("sentencepiece: the training split has no text to learn pieces from")
+        try:
+            self._train(texts, buffer)
+        except RuntimeError as exc:
+            detail = str(exc).split("] ")[-1]
+            raise ConfigError(f"sentencepiece training failed: {detail} "
+                              "(see [tokenizer] sp_vocab_size and sp_character_coverage)") from None
+        self._load(buffer.getvalue())
+        self.save(out_dir)
+
+    def _train(self, texts: list[str], buffer: io.BytesIO) -> None:
         self._spm.SentencePieceTrainer.train(
             sentence_iterator=iter(texts),
             model_writer=buffer,
@@ -53,8 +63,6 @@ class SentencePieceTokenizer(Tokenizer):
             input_sentence_size=2_000_000, shuffle_input_sentence=True,
             num_threads=2, minloglevel=2,
         )
-        self._load(buffer.getvalue())
-        self.save(out_dir)
 
     def save(self, out_dir: str | Path) -> None:
         if self._model_bytes:

@@ -8,6 +8,7 @@ lower-casing is on.
 
 from __future__ import annotations
 
+import functools
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -74,18 +75,25 @@ class WordTokenizer(Tokenizer):
         return split_words(normalized)
 
 
+@functools.lru_cache(maxsize=8)
+def _jieba_segmenter(user_dict: str | None):
+    """One jieba segmenter per user dictionary: loading jieba's dictionary takes about a second."""
+    import jieba  # imported lazily: it is slow to load and only the Chinese tokenizers need it
+
+    jieba.setLogLevel(60)
+    segmenter = jieba.Tokenizer()
+    if user_dict is not None:
+        segmenter.load_userdict(user_dict)
+    return segmenter
+
+
 class _JiebaUser(Tokenizer):
     """Shared set-up of the tokenizers that segment Chinese with jieba."""
 
     def __init__(self, config: TokenizerConfig, model_dir: str | Path | None = None):
         super().__init__(config, model_dir)
-        import jieba  # imported lazily: it prints and builds its cache on first use
-
-        jieba.setLogLevel(60)
-        self._jieba = jieba.Tokenizer()
         self._user_dict = self._find_user_dict(model_dir)
-        if self._user_dict is not None:
-            self._jieba.load_userdict(str(self._user_dict))
+        self._jieba = _jieba_segmenter(str(self._user_dict.resolve()) if self._user_dict else None)
 
     def _find_user_dict(self, model_dir: str | Path | None) -> Path | None:
         saved = Path(model_dir) / USER_DICT_FILE if model_dir else None
