@@ -27,11 +27,11 @@ def _split_chunk(texts: Sequence[str]) -> list[list[str]]:
     return [_worker_tokenizer.split(text) for text in texts]
 
 
-def choose_workers(configured: int, text_count: int) -> int:
-    """``configured`` if set, else all CPUs (at most 8) for a large corpus and 1 for a small one."""
+def choose_workers(configured: int, text_count: int, tokenizer: Tokenizer) -> int:
+    """``configured`` if set, else all CPUs (at most 8) for a large corpus and a slow tokenizer, else 1."""
     if configured:
         return configured
-    if text_count < PARALLEL_THRESHOLD:
+    if text_count < PARALLEL_THRESHOLD or not tokenizer.slow_split:
         return 1
     return max(1, min(8, os.cpu_count() or 1))
 
@@ -39,7 +39,7 @@ def choose_workers(configured: int, text_count: int) -> int:
 def split_texts(tokenizer: Tokenizer, normalized: Sequence[str], model_dir: str | Path | None = None,
                 workers: int = 0, description: str = "tokenizing") -> list[list[str]]:
     """Tokens of each already-normalized text, in order, with a progress bar."""
-    workers = choose_workers(workers, len(normalized))
+    workers = choose_workers(workers, len(normalized), tokenizer)
     progress = tqdm(total=len(normalized), desc=description, unit=" texts", disable=None, leave=False)
     if workers == 1:
         result = []

@@ -39,6 +39,8 @@ class Tokenizer(ABC):
     """Base class: normalize, split into tokens, join back; optionally trained and saved."""
 
     name = "base"
+    # Whether splitting is slow enough that a large corpus is worth spreading over several processes.
+    slow_split = False
 
     def __init__(self, config: TokenizerConfig, model_dir: str | Path | None = None):
         self.config = config
@@ -89,6 +91,8 @@ def _jieba_segmenter(user_dict: str | None):
 
 class _JiebaUser(Tokenizer):
     """Shared set-up of the tokenizers that segment Chinese with jieba."""
+
+    slow_split = True
 
     def __init__(self, config: TokenizerConfig, model_dir: str | Path | None = None):
         super().__init__(config, model_dir)

@@ -151,3 +151,13 @@ def test_console_entry_point_help_and_errors(tmp_path):
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 2 and "latin.tsv" in result.stderr and "encoding" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("name, fmt", [("support.tsv", "pairs"), ("small_talk.txt", "lightweight"),
+                                       ("greetings.conv", "conv"), ("faq.jsonl", "jsonl")])
+def test_shipped_example_corpora_prepare(tmp_path, name, fmt):
+    config = make_config(f"corpus.format={fmt}", f"corpus.path={PROJECT_ROOT / 'datasets' / 'examples' / name}",
+                         "tokenizer.type=mixed")
+    stats = prepare(config, tmp_path)
+    assert stats["pairs"]["kept"] == stats["pairs"]["candidates"] >= 5
+    assert stats["sources"]["corpus"]["skipped"] == 0

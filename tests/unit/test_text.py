@@ -102,3 +102,14 @@ def test_sentencepiece_that_cannot_fit_is_a_clear_error(tmp_path):
 def test_registry_lists_every_tokenizer():
     build_tokenizer(TokenizerConfig())
     assert set(TOKENIZERS) == {"word", "jieba", "char", "mixed", "sentencepiece"}
+
+
+def test_only_slow_tokenizers_of_large_corpora_use_several_processes():
+    from deepqa.text.batch import PARALLEL_THRESHOLD, choose_workers, split_texts
+
+    assert choose_workers(0, PARALLEL_THRESHOLD * 2, tokenizer("word")) == 1
+    assert choose_workers(0, 10, tokenizer("jieba")) == 1
+    assert choose_workers(3, 10, tokenizer("word")) == 3
+    texts = [normalize(t) for t in CHINESE * 3000]
+    jieba = tokenizer("jieba")
+    assert split_texts(jieba, texts, workers=2) == [jieba.split(t) for t in texts]
