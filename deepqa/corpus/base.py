@@ -9,6 +9,7 @@ counted in ``stats``; a missing or wholly unreadable file, or a wrong encoding, 
 from __future__ import annotations
 
 import glob
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -51,6 +52,14 @@ class ReadStats:
         self.skipped += 1
         if len(self.skipped_examples) < MAX_EXAMPLES:
             self.skipped_examples.append(f"{where}: {why}")
+
+
+def package_folder(module: str, format_name: str, pip_name: str) -> Path:
+    """The folder of an installed corpus package, or a clear error naming what to install."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise CorpusError(f"corpus format {format_name!r} needs the {pip_name} package: pip install {pip_name}")
+    return Path(spec.origin).parent
 
 
 def input_files(source: SourceConfig, reader_name: str) -> list[Path]:

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Iterator
 
 import yaml
 
 from deepqa.config import SourceConfig
-from deepqa.corpus.base import Conversation, ReadStats, register_reader
+from deepqa.corpus.base import Conversation, ReadStats, package_folder, register_reader
 from deepqa.errors import CorpusError
-
-
-def data_folder() -> Path:
-    """The package's ``data`` folder, one sub-folder per language."""
-    spec = importlib.util.find_spec("chatterbot_corpus")
-    if spec is None or spec.origin is None:
-        raise CorpusError("corpus format 'chatterbot' needs the chatterbot-corpus package: pip install chatterbot-corpus")
-    return Path(spec.origin).parent / "data"
 
 
 @register_reader("chatterbot")
 def read_chatterbot(source: SourceConfig, stats: ReadStats) -> Iterator[Conversation]:
     """Yield every conversation of every YAML file of ``[corpus] language``."""
-    root = data_folder()
+    root = package_folder("chatterbot_corpus", "chatterbot", "chatterbot-corpus") / "data"
     folder = root / source.language
     if not folder.is_dir():
         languages = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir()))

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Iterator
 
 from deepqa.config import SourceConfig
-from deepqa.corpus.base import Conversation, ReadStats, register_reader
+from deepqa.corpus.base import Conversation, ReadStats, package_folder, register_reader
 from deepqa.errors import CorpusError
-
-
-def dataset_file() -> Path:
-    """The package's ``dataset.json``."""
-    spec = importlib.util.find_spec("chitchat_dataset")
-    if spec is None or spec.origin is None:
-        raise CorpusError("corpus format 'chitchat' needs the chitchat-dataset package: pip install chitchat-dataset")
-    return Path(spec.origin).parent / "dataset.json"
 
 
 @register_reader("chitchat")
 def read_chitchat(source: SourceConfig, stats: ReadStats) -> Iterator[Conversation]:
     """Yield each conversation; a turn is one speaker's consecutive messages joined by spaces."""
-    path = Path(source.path) if source.path else dataset_file()
+    path = Path(source.path) if source.path else (
+        package_folder("chitchat_dataset", "chitchat", "chitchat-dataset") / "dataset.json")
     stats.files.append(str(path))
     try:
         with open(path, encoding="utf-8") as handle:
