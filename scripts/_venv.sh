@@ -14,5 +14,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 EXTRAS="${1:-}"
 echo "installing deepqa${EXTRAS:+[$EXTRAS]} and its dependencies into .venv (the first time takes a few minutes)" >&2
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
+# pip warns once per package about index folders that some machines configure and lack; those lines are noise.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}" 2>&1 \
+    | { grep -v "^WARNING: Location '.*' is ignored" || true; } >&2
 export PATH="$ROOT/.venv/bin:$PATH"
