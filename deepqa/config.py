@@ -28,11 +28,13 @@ CorpusFormat = Literal["chitchat", "chatterbot", "cornell", "conv", "pairs", "li
 TokenizerType = Literal["word", "jieba", "char", "mixed", "sentencepiece"]
 
 
-def setting(default: Any, *, minimum: float | None = None, maximum: float | None = None) -> Any:
-    """A dataclass field with optional inclusive numeric bounds checked on load."""
+def setting(default: Any, *, minimum: float | None = None, maximum: float | None = None,
+            separator: str = ",") -> Any:
+    """A dataclass field with optional inclusive numeric bounds checked on load; lists split on ``separator``."""
+    metadata = {"min": minimum, "max": maximum, "separator": separator}
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"min": minimum, "max": maximum})
-    return field(default=default, metadata={"min": minimum, "max": maximum})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 @dataclass
@@ -93,12 +95,74 @@ class SamplesConfig:
     seed: int = 1234
 
 
+@dataclass
+class ModelConfig:
+    """Which encoder-decoder to build, and what all architectures share."""
+
+    type: Literal["lstm", "gru", "transformer"] = "lstm"
+    embedding_dim: int = setting(256, minimum=2)
+    share_embedding: bool = True
+    pretrained_embeddings: str = ""
+    dropout: float = setting(0.1, minimum=0.0, maximum=0.9)
+
+
+@dataclass
+class LstmConfig:
+    """The recurrent encoder-decoder (``lstm`` or ``gru``) with attention."""
+
+    layers: int = setting(2, minimum=1)
+    units: int = setting(256, minimum=2)
+    bidirectional: bool = True
+    attention: Literal["luong", "bahdanau"] = "luong"
+
+
+@dataclass
+class TransformerConfig:
+    """The Transformer encoder-decoder built from keras-hub layers."""
+
+    encoder_layers: int = setting(2, minimum=1)
+    decoder_layers: int = setting(2, minimum=1)
+    heads: int = setting(4, minimum=1)
+    feedforward_dim: int = setting(512, minimum=2)
+    tie_output_embedding: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """The training loop, its schedule, checkpoints and hardware use."""
+
+    epochs: int = setting(20, minimum=1)
+    steps_per_epoch: int = setting(0, minimum=0)
+    batch_size: int = setting(64, minimum=1)
+    learning_rate: float = setting(0.001, minimum=0.0)
+    schedule: Literal["warmup_decay", "plateau", "constant"] = "warmup_decay"
+    warmup_steps: int = setting(500, minimum=0)
+    plateau_factor: float = setting(0.5, minimum=0.01, maximum=1.0)
+    plateau_patience: int = setting(1, minimum=1)
+    clip_norm: float = setting(1.0, minimum=0.0)
+    label_smoothing: float = setting(0.0, minimum=0.0, maximum=0.5)
+    sampled_softmax: int = setting(0, minimum=0)
+    length_buckets: int = setting(4, minimum=1)
+    early_stopping_patience: int = setting(3, minimum=0)
+    xla: Literal["auto", "true", "false"] = "auto"
+    mixed_precision: Literal["auto", "true", "false"] = "auto"
+    distribution: Literal["none", "mirrored", "multi_worker"] = "none"
+    save_dir: str = "save"
+    probe_questions: list[str] = setting(["hello!", "how are you?", "what is your name?", "where are you from?"],
+                                         separator="|")
+    seed: int = 1234
+
+
 # Section name -> dataclass. Later stages add their sections here.
 SECTIONS: dict[str, type] = {
     "corpus": CorpusConfig,
     "tokenizer": TokenizerConfig,
     "vocab": VocabConfig,
     "samples": SamplesConfig,
+    "model": ModelConfig,
+    "lstm": LstmConfig,
+    "transformer": TransformerConfig,
+    "train": TrainConfig,
 }
 
 
@@ -110,6 +174,10 @@ class Config:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
     samples: SamplesConfig = field(default_factory=SamplesConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lstm: LstmConfig = field(default_factory=LstmConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     origin: str = "built-in defaults"
@@ -133,7 +201,8 @@ class Config:
             lines.append("")
             lines.append(f"[{name}]")
             for f in dataclasses.fields(self.section(name)):
-                lines.append(f"{f.name} = {format_value(getattr(self.section(name), f.name))}")
+                value = getattr(self.section(name), f.name)
+                lines.append(f"{f.name} = {format_value(value, f.metadata.get('separator', ','))}")
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | os.PathLike) -> None:
@@ -141,16 +210,16 @@ class Config:
         atomic.write_text(path, self.to_ini())
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, separator: str = ",") -> str:
     """Serialize a typed setting the way the parser reads it back."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ", ".join(value)
+        return f"{separator} ".join(value)
     return str(value)
 
 
-def parse_value(section: str, key: str, raw: str, annotation: Any) -> Any:
+def parse_value(section: str, key: str, raw: str, annotation: Any, separator: str = ",") -> Any:
     """Parse ``raw`` as the type ``annotation``; a :class:`ConfigError` names the key on failure."""
     raw = raw.strip()
     where = f"[{section}] {key}"
@@ -178,7 +247,7 @@ def parse_value(section: str, key: str, raw: str, annotation: Any) -> Any:
         except ValueError:
             raise ConfigError(f"{where} = {raw!r} is not a number") from None
     if origin is list:
-        return [item.strip() for item in raw.replace("\n", ",").split(",") if item.strip()]
+        return [item.strip() for item in raw.replace("\n", separator).split(separator) if item.strip()]
     return raw
 
 
@@ -209,8 +278,8 @@ def _set(config: Config, section: str, key: str, raw: str) -> None:
     if key not in fields:
         raise _unknown("key", key, list(fields), f" in [{section}]")
     hints = typing.get_type_hints(cls)
-    value = parse_value(section, key, raw, hints[key])
     meta = fields[key].metadata
+    value = parse_value(section, key, raw, hints[key], meta.get("separator", ","))
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"[{section}] {key} = {value} is below its minimum {meta['min']}")
     if meta.get("max") is not None and value > meta["max"]:

@@ -1,0 +1,97 @@
+"""The recurrent encoder-decoder (LSTM or GRU) with Luong or Bahdanau attention.
+
+Encoder: embedding → ``layers`` recurrent layers (optionally bidirectional, their two final states
+joined by a dense bridge). Decoder: embedding → ``layers`` recurrent layers started from the
+encoder's final states → attention over the encoder outputs → ``tanh(W [h; context])`` → logits.
+Attention comes after the recurrent layers (Luong's scheme), so training runs every layer over the
+whole sequence at once and a decoding step only advances the recurrent states by one token.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from deepqa.config import Config
+from deepqa.models.attention import EncoderAttention
+from deepqa.models.base import Seq2Seq, register_model
+
+
+@register_model("lstm", "gru")
+class RecurrentSeq2Seq(Seq2Seq):
+    """LSTM or GRU encoder-decoder with attention; see the module docstring."""
+
+    def __init__(self, vocab_size: int, config: Config, **kwargs):
+        super().__init__(vocab_size, config, **kwargs)
+        model, rnn = config.model, config.lstm
+        layer_class = keras.layers.LSTM if model.type == "lstm" else keras.layers.GRU
+        self.states_per_layer = 2 if model.type == "lstm" else 1
+        self.bidirectional = rnn.bidirectional
+        self.encoder_embedding = keras.layers.Embedding(vocab_size, model.embedding_dim, name="encoder_embedding")
+        self.decoder_embedding = self.encoder_embedding if model.share_embedding else keras.layers.Embedding(
+            vocab_size, model.embedding_dim, name="decoder_embedding")
+        self.dropout = keras.layers.Dropout(model.dropout)
+
+        def recurrent(name):
+            return layer_class(rnn.units, return_sequences=True, return_state=True, name=name)
+
+        self.encoder_layers = [keras.layers.Bidirectional(recurrent(f"encoder_{i}"), name=f"bi_encoder_{i}")
+                               if rnn.bidirectional else recurrent(f"encoder_{i}") for i in range(rnn.layers)]
+        self.bridges = [[keras.layers.Dense(rnn.units, activation="tanh", name=f"bridge_{i}_{j}")
+                         for j in range(self.states_per_layer)] for i in range(rnn.layers)] if rnn.bidirectional else []
+        self.decoder_layers = [recurrent(f"decoder_{i}") for i in range(rnn.layers)]
+        self.attention = EncoderAttention(rnn.attention, rnn.units, name="attention")
+        self.combine = keras.layers.Dense(rnn.units, activation="tanh", name="combine")
+        self.output_layer = keras.layers.Dense(vocab_size, dtype="float32", name="output")
+
+    def _encode(self, encoder_ids, training=False):
+        """Encoder outputs, attention keys, padding mask and the decoder's initial states per layer."""
+        mask = ops.not_equal(encoder_ids, 0)
+        x = self.dropout(self.encoder_embedding(encoder_ids), training=training)
+        initial_states = []
+        for index, layer in enumerate(self.encoder_layers):
+            outputs = layer(x, mask=mask, training=training)
+            x, states = outputs[0], list(outputs[1:])
+            if self.bidirectional:
+                forward, backward = states[:self.states_per_layer], states[self.states_per_layer:]
+                states = [bridge(ops.concatenate([f, b], axis=-1))
+                          for bridge, f, b in zip(self.bridges[index], forward, backward)]
+            initial_states.append(states)
+            x = self.dropout(x, training=training)
+        return x, self.attention.keys(x), mask, initial_states
+
+    def _attend(self, hidden, encoder_outputs, keys, mask, training=False):
+        context = self.attention(hidden, keys, encoder_outputs, mask)
+        return self.dropout(self.combine(ops.concatenate([hidden, context], axis=-1)), training=training)
+
+    def features(self, inputs, training=False):
+        encoder_outputs, keys, encoder_mask, states = self._encode(inputs["encoder_ids"], training)
+        decoder_ids = inputs["decoder_ids"]
+        x = self.dropout(self.decoder_embedding(decoder_ids), training=training)
+        decoder_mask = ops.not_equal(decoder_ids, 0)
+        for layer, initial_state in zip(self.decoder_layers, states):
+            x = layer(x, initial_state=initial_state, mask=decoder_mask, training=training)[0]
+        return self._attend(x, encoder_outputs, keys, encoder_mask, training)
+
+    def embedding_tables(self):
+        return list({id(layer): layer.embeddings for layer in (self.encoder_embedding, self.decoder_embedding)}.values())
+
+    def project(self, features):
+        return self.output_layer(features)
+
+    def output_weights(self):
+        return ops.transpose(self.output_layer.kernel), self.output_layer.bias
+
+    def encode(self, encoder_ids, max_length: int) -> dict:
+        encoder_outputs, keys, mask, states = self._encode(encoder_ids)
+        return {"encoder_outputs": encoder_outputs, "keys": keys, "mask": mask, "states": states}
+
+    def decode_step(self, token_ids, state: dict, index):
+        x = self.decoder_embedding(ops.expand_dims(token_ids, 1))
+        new_states = []
+        for layer, layer_state in zip(self.decoder_layers, state["states"]):
+            outputs = layer(x, initial_state=layer_state)
+            x = outputs[0]
+            new_states.append(list(outputs[1:]))
+        features = self._attend(x, state["encoder_outputs"], state["keys"], state["mask"])
+        return self.project(features)[:, 0], {**state, "states": new_states}
