@@ -58,6 +58,23 @@ def run_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_train(args: argparse.Namespace) -> int:
+    """``deepqa train``: train a model on a prepared dataset into a run directory."""
+    from deepqa.train_setup import new_training, resumed_training
+
+    if args.resume:
+        trainer = resumed_training(args.resume, args.overrides, args.data)
+    else:
+        trainer = new_training(_load(args), args.data, args.run_name)
+    print(f"training {trainer.config.model.type} ({trainer.model.count_params():,} parameters) "
+          f"into {trainer.run_dir}", flush=True)
+    metrics = trainer.fit()
+    print(f"{metrics['stopped']} after {metrics['epochs_completed']} epochs; best validation loss "
+          f"{metrics['best_val_loss']:.4f} at epoch {metrics['best_epoch']}")
+    print(trainer.run_dir)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``deepqa`` and its sub-commands."""
     parser = argparse.ArgumentParser(
@@ -78,6 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prepare.add_argument("--out", metavar="DIR", help="dataset folder to write (default: [corpus] dataset_dir)")
     prepare.set_defaults(handler=run_prepare)
+    train = commands.add_parser(
+        "train", parents=[_config_options()], help="train a model on a prepared dataset into a run directory",
+        description="Train the encoder-decoder of [model] on a prepared dataset, following [train]. The run "
+                    "directory (save/<host>.<date-time> by default) gets the config, vocabulary, tokenizer, best and "
+                    "last weights, metrics.json and TensorBoard logs; save/latest points to it. The last line "
+                    "printed is the run directory.",
+    )
+    train.add_argument("--data", metavar="DIR", help="prepared dataset folder (default: [corpus] dataset_dir)")
+    which = train.add_mutually_exclusive_group()
+    which.add_argument("--run-name", metavar="NAME", help="name of the new run directory inside [train] save_dir")
+    which.add_argument("--resume", metavar="RUN_DIR",
+                       help="continue an interrupted run after its last completed epoch (only [train] may be --set)")
+    train.set_defaults(handler=run_train)
     return parser
 
 

@@ -16,6 +16,7 @@ class EncoderAttention(keras.layers.Layer):
 
     def __init__(self, kind: str, units: int, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # masks are applied explicitly through the ``mask`` argument
         self.kind = kind
         self.key_dense = keras.layers.Dense(units, use_bias=kind == "bahdanau", name="key")
         if kind == "bahdanau":
