@@ -190,13 +190,10 @@ class Trainer:
         started = time.perf_counter()
         bar = tqdm(total=steps, desc=f"epoch {epoch}", unit=" batches", disable=None, leave=False)
         for step, (inputs, targets) in enumerate(batches, start=1):
-            trace = epoch == 1 and step == 1 and self.chief
-            if trace:
-                tf.summary.trace_on(graph=True)
             loss_sum, correct, tokens = (float(v) for v in self._train_step(inputs, targets))
-            if trace:
-                with self.train_writer.as_default():
-                    tf.summary.trace_export("train_step", step=0)
+            if step == 1 and epoch == self.progress.epoch + 1 and self.chief:
+                with self.train_writer.as_default():  # the model graph, for TensorBoard's Graphs tab
+                    tf.summary.graph(self._train_step.get_concrete_function(inputs, targets).graph)
             if not math.isfinite(loss_sum):
                 bar.close()
                 raise TrainingError(f"the loss became {loss_sum} at epoch {epoch}, batch {step}; training stopped. "

@@ -24,3 +24,20 @@ def shared_datasets() -> Path:
     if not SHARED_DATASETS.is_dir():
         pytest.skip(f"real corpora not found at {SHARED_DATASETS} (set DEEPQA_SHARED_DATASETS)")
     return SHARED_DATASETS
+
+
+TINY_MODEL = ("model.embedding_dim=8", "lstm.units=8", "lstm.layers=1", "transformer.heads=2",
+              "transformer.feedforward_dim=8", "transformer.encoder_layers=1", "transformer.decoder_layers=1",
+              "train.batch_size=8", "train.epochs=1", "train.probe_questions=hello|how are you?")
+
+
+def prepare_pairs(folder: Path, pairs, *overrides: str):
+    """Write ``pairs`` as a tab-separated corpus, prepare it into ``folder/data`` and return that path."""
+    from deepqa.prepare import prepare
+
+    folder.mkdir(parents=True, exist_ok=True)
+    corpus = folder / "pairs.tsv"
+    corpus.write_text("".join(f"{q}\t{a}\n" for q, a in pairs), encoding="utf-8")
+    config = make_config("corpus.format=pairs", f"corpus.path={corpus}", *overrides)
+    prepare(config, folder / "data")
+    return folder / "data"
