@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 from deepqa.config import Config, load_config
@@ -10,7 +11,7 @@ from deepqa.dataset import Dataset
 from deepqa.errors import ConfigError, DatasetError
 from deepqa.prepare import CONFIG_FILE
 from deepqa.run_bundle import DATASET_FILE, create_run, resolve_run, update_latest
-from deepqa.training import Trainer
+from deepqa.training import Trainer, is_chief
 from deepqa.vocab import Vocabulary
 
 # The sections that describe the data: a run takes them from its dataset, never from the command line.
@@ -32,8 +33,11 @@ def new_training(config: Config, data_dir: str | None = None, run_name: str | No
     for section in DATA_SECTIONS:
         setattr(config, section, getattr(dataset.config, section))
     config.sources = dataset.config.sources
-    run_dir = create_run(config, dataset, run_name)
-    update_latest(run_dir)
+    if is_chief():
+        run_dir = create_run(config, dataset, run_name)
+        update_latest(run_dir)
+    else:  # another worker writes the bundle; this one keeps its own scratch files apart
+        run_dir = Path(tempfile.mkdtemp(prefix="deepqa-worker-"))
     return Trainer(config, dataset, run_dir)
 
 

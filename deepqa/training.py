@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,13 +62,18 @@ def make_strategy(distribution: str) -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the run directory (always, unless it is a non-chief worker)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
+def is_chief() -> bool:
+    """Whether this process writes the run directory: always, except a non-chief worker of ``TF_CONFIG``."""
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    except json.JSONDecodeError:
+        raise ConfigError("the TF_CONFIG environment variable is not valid JSON") from None
+    task, cluster = tf_config.get("task") or {}, tf_config.get("cluster") or {}
+    if not task:
         return True
-    return resolver.task_type in ("chief", None) or (
-        resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().jobs)
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0 and "chief" not in cluster
 
 
 def choose(setting: str) -> bool:
@@ -105,11 +109,12 @@ class Trainer:
     def __init__(self, config: Config, dataset: Dataset, run_dir: Path, resume: bool = False):
         self.config, self.dataset, self.run_dir = config, dataset, Path(run_dir)
         train = config.train
+        self.strategy = make_strategy(train.distribution)  # first: collectives must be set up before other ops
         keras.utils.set_random_seed(train.seed)
         keras.config.set_dtype_policy("mixed_float16" if choose(train.mixed_precision) else "float32")
         self.xla = choose(train.xla)
-        self.strategy = make_strategy(train.distribution)
-        self.chief = is_chief(self.strategy)
+        self.chief = is_chief()
+        self.multi_worker = train.distribution == "multi_worker"
         self.vocab_size = len(dataset.vocabulary)
         with self.strategy.scope():
             self.model = build_model(config, self.vocab_size)
@@ -125,7 +130,7 @@ class Trainer:
         self._gradients = tf.function(self._replica_gradients, jit_compile=self.xla, reduce_retracing=True)
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
         self._eval_step = tf.function(self._distributed_eval_step, reduce_retracing=True)
-        logs = self.run_dir / LOGS_DIR if self.chief else Path(tempfile.mkdtemp(prefix="deepqa-worker-logs-"))
+        logs = self.run_dir / LOGS_DIR
         self.train_writer = tf.summary.create_file_writer(str(logs / "train"))
         self.valid_writer = tf.summary.create_file_writer(str(logs / "validation"))
 
@@ -135,12 +140,20 @@ class Trainer:
         common = dict(buckets=train.length_buckets, fixed_shapes=self.xla,
                       max_question_length=samples.max_question_length, max_answer_length=samples.max_answer_length)
         global_batch = train.batch_size * self.strategy.num_replicas_in_sync
-        train_set = make_dataset(self.dataset.samples.of_split("train"), global_batch, shuffle=True,
-                                 seed=train.seed, repeat=bool(train.steps_per_epoch), **common)
+        train_samples = self.dataset.samples.of_split("train")
         valid_samples = self.dataset.samples.of_split("valid")
         if len(valid_samples) == 0:
             raise TrainingError("the dataset has no validation samples; prepare it with samples.valid_fraction > 0")
-        valid_set = make_dataset(valid_samples, global_batch, **common)
+        # Workers must run the same number of steps, or one waits forever in a collective: with several
+        # workers, both splits repeat and every epoch counts its steps.
+        train_steps = train.steps_per_epoch or (math.ceil(len(train_samples) / global_batch) if self.multi_worker
+                                                else None)
+        self.train_steps = train_steps
+        self.valid_steps = math.ceil(len(valid_samples) / global_batch) if self.multi_worker else None
+        train_set = make_dataset(train_samples, global_batch, shuffle=True, seed=train.seed,
+                                 repeat=bool(train_steps), drop_remainder=self.multi_worker, **common)
+        valid_set = make_dataset(valid_samples, global_batch, repeat=self.multi_worker,
+                                 drop_remainder=self.multi_worker, **common)
         return (self.strategy.experimental_distribute_dataset(train_set),
                 self.strategy.experimental_distribute_dataset(valid_set))
 
@@ -213,9 +226,11 @@ class Trainer:
 
     def _validate(self, batches) -> dict:
         loss_total = correct_total = token_total = 0.0
-        for inputs, targets in batches:
+        for step, (inputs, targets) in enumerate(batches, start=1):
             loss_sum, correct, tokens = (float(v) for v in self._eval_step(inputs, targets))
             loss_total, correct_total, token_total = loss_total + loss_sum, correct_total + correct, token_total + tokens
+            if self.valid_steps and step >= self.valid_steps:
+                break
         loss = loss_total / max(token_total, 1)
         return {"loss": loss, "perplexity": _perplexity(loss), "token_accuracy": correct_total / max(token_total, 1)}
 
@@ -251,12 +266,13 @@ class Trainer:
         """Train until ``[train] epochs``, early stopping or an error; returns the metrics."""
         train_config = self.config.train
         train_batches, valid_batches = self._datasets()
-        train_iterator = iter(train_batches) if train_config.steps_per_epoch else None
+        train_iterator = iter(train_batches) if self.train_steps else None
+        valid_iterator = iter(valid_batches) if self.valid_steps else None
         stopped = "completed"
         for epoch in range(self.progress.epoch + 1, train_config.epochs + 1):
             batches = train_iterator if train_iterator is not None else train_batches
-            train = self._train_epoch(epoch, batches, train_config.steps_per_epoch or None)
-            valid = self._validate(valid_batches)
+            train = self._train_epoch(epoch, batches, self.train_steps)
+            valid = self._validate(valid_iterator if valid_iterator is not None else valid_batches)
             probes = self.probe_replies() if self.chief else []
             self._log(epoch, train, valid, probes)
             improved = valid["loss"] < self.progress.best_loss
