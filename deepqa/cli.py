@@ -7,9 +7,11 @@ Errors the user can fix are printed as one ``error:`` line (exit status 2), neve
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 from deepqa import __version__
@@ -60,12 +62,18 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """``deepqa train``: train a model on a prepared dataset into a run directory."""
+    from deepqa.prepare import SAMPLES_FILE, prepare
     from deepqa.train_setup import new_training, resumed_training
 
     if args.resume:
         trainer = resumed_training(args.resume, args.overrides, args.data)
     else:
-        trainer = new_training(_load(args), args.data, args.run_name)
+        config = _load(args)
+        data_dir = Path(args.data or config.corpus.dataset_dir)
+        if args.prepare_if_missing and not (data_dir / SAMPLES_FILE).is_file():
+            print(f"no dataset at {data_dir}: preparing it first", flush=True)
+            prepare(copy.deepcopy(config), data_dir)
+        trainer = new_training(config, str(data_dir), args.run_name)
     print(f"training {trainer.config.model.type} ({trainer.model.count_params():,} parameters) "
           f"into {trainer.run_dir}", flush=True)
     metrics = trainer.fit()
@@ -107,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--run-name", metavar="NAME", help="name of the new run directory inside [train] save_dir")
     which.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted run after its last completed epoch (only [train] may be --set)")
+    train.add_argument("--prepare-if-missing", action="store_true",
+                       help="run `deepqa prepare` first when the dataset folder has no samples")
     train.set_defaults(handler=run_train)
     return parser
 

@@ -1,5 +1,5 @@
 # Sourced by the other scripts: create .venv with Python 3.11 if missing, then install deepqa into it.
-# Usage: source scripts/_venv.sh [EXTRAS]   e.g. `source scripts/_venv.sh test`
+# Usage: source scripts/_venv.sh; set DEEPQA_EXTRAS=test first to install the test extras too.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +12,7 @@ if [ ! -x .venv/bin/python ]; then
     echo "creating .venv with $("$PYTHON" --version)" >&2
     "$PYTHON" -m venv .venv
 fi
-EXTRAS="${1:-}"
+EXTRAS="${DEEPQA_EXTRAS:-}"
 echo "installing deepqa${EXTRAS:+[$EXTRAS]} and its dependencies into .venv (the first time takes a few minutes)" >&2
 # pip warns once per package about index folders that some machines configure and lack; those lines are noise.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}" 2>&1 \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
 # Run the whole test suite: creates .venv if missing, installs deepqa with its test extras, runs pytest.
 # Arguments pass through to pytest, e.g. `scripts/test.sh tests/unit -x`.
-source "$(dirname "$0")/_venv.sh" test
+DEEPQA_EXTRAS=test source "$(dirname "$0")/_venv.sh"
 exec python -m pytest "$@"

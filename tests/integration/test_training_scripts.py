@@ -1,0 +1,92 @@
+"""The training scripts and commands as a user runs them: start_training.sh, kill -9 and --resume,
+start_tensorboard.sh serving the run's scalars over HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, prepare_pairs
+
+pytestmark = pytest.mark.integration
+PAIRS = [(f"question {i} about {i % 5}", f"answer {i % 7} for {i}") for i in range(120)]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def settings(*extra):
+    return sum((["--set", s] for s in (*TINY_MODEL, *extra)), [])
+
+
+def test_start_training_prepares_a_missing_dataset_then_trains(tmp_path):
+    result = subprocess.run(
+        ["bash", "scripts/start_training.sh", "--profile", "tiny", "--set", "corpus.format=chatterbot",
+         "--set", f"corpus.dataset_dir={tmp_path / 'data'}", "--set", f"train.save_dir={tmp_path / 'save'}",
+         "--set", "train.epochs=1", "--run-name", "scripted"],
+        cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "preparing it first" in result.stdout
+    assert (tmp_path / "data" / "samples.npz").is_file()
+    assert result.stdout.strip().splitlines()[-1] == str(tmp_path / "save" / "scripted")
+
+
+def test_kill_9_then_resume_loses_at_most_one_epoch(tmp_path):
+    data = prepare_pairs(tmp_path / "corpus", PAIRS, "samples.valid_fraction=0.2")
+    run = tmp_path / "save" / "crash"
+    command = [sys.executable, "-m", "deepqa", "train", "--data", str(data), "--run-name", "crash",
+               *settings(f"train.save_dir={tmp_path / 'save'}", "train.epochs=200", "train.early_stopping_patience=0")]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    completed = 0
+    while time.time() < deadline and completed < 2:
+        time.sleep(0.5)
+        if (run / "metrics.json").is_file():
+            completed = json.loads((run / "metrics.json").read_text())["epochs_completed"]
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert completed >= 2
+    saved = json.loads((run / "resume" / "progress.json").read_text())["epoch"]
+    assert saved >= completed - 1
+    result = subprocess.run([sys.executable, "-m", "deepqa", "train", "--resume", str(run),
+                             "--set", f"train.epochs={saved + 2}"],
+                            cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    history = json.loads((run / "metrics.json").read_text())["history"]
+    assert [entry["epoch"] for entry in history] == list(range(1, saved + 3))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_start_tensorboard_serves_the_runs(tmp_path):
+    data = prepare_pairs(tmp_path / "corpus", PAIRS, "samples.valid_fraction=0.2")
+    subprocess.run([sys.executable, "-m", "deepqa", "train", "--data", str(data), "--run-name", "tb",
+                    *settings(f"train.save_dir={tmp_path / 'save'}")], cwd=PROJECT_ROOT, env=ENV, check=True,
+                   capture_output=True, timeout=300)
+    port = free_port()
+    server = subprocess.Popen(["bash", "scripts/start_tensorboard.sh", str(tmp_path / "save")], cwd=PROJECT_ROOT,
+                              env={**ENV, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        runs = None
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/scalars/tags", timeout=2) as reply:
+                    runs = json.loads(reply.read())
+                if runs:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        assert runs and "loss" in runs["tb/logs/train"] and "loss" in runs["tb/logs/validation"]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
