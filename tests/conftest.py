@@ -41,3 +41,13 @@ def prepare_pairs(folder: Path, pairs, *overrides: str):
     config = make_config("corpus.format=pairs", f"corpus.path={corpus}", *overrides)
     prepare(config, folder / "data")
     return folder / "data"
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy_after_each_test():
+    """A test that trains with mixed precision must not leave it on for the next test."""
+    yield
+    import sys
+
+    if "keras" in sys.modules:
+        sys.modules["keras"].config.set_dtype_policy("float32")

@@ -106,3 +106,40 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_path, d
                                       "train.schedule=constant", "train.clip_norm=0"), str(data), "nan")
     with pytest.raises(TrainingError, match="loss became"):
         trainer.fit()
+
+
+@pytest.mark.parametrize("options", [
+    ("train.sampled_softmax=5", "train.label_smoothing=0.1"),
+    ("train.xla=true", "model.type=transformer"),
+    ("train.mixed_precision=true",),
+    ("train.schedule=plateau", "train.plateau_patience=1", "train.plateau_factor=0.5", "train.learning_rate=1e-9",
+     "model.type=gru", "lstm.attention=bahdanau"),
+])
+def test_training_options_run_and_stay_finite(tmp_path, data, options):
+    epochs = 3 if "train.schedule=plateau" in options else 2
+    trainer = new_training(config_for(tmp_path, f"train.epochs={epochs}", "train.early_stopping_patience=0", *options),
+                           str(data), "options")
+    metrics = trainer.fit()
+    assert all(np.isfinite(entry["loss"]) and np.isfinite(entry["val_loss"]) for entry in metrics["history"])
+    if "train.sampled_softmax=5" in options:
+        assert metrics["history"][0]["token_accuracy"] is None
+    if "train.mixed_precision=true" in options:
+        assert metrics["mixed_precision"] is True
+    if "train.schedule=plateau" in options:  # a rate too small to improve anything is halved after epoch 2
+        rates = [entry["learning_rate"] for entry in metrics["history"]]
+        assert rates == pytest.approx([1e-9, 1e-9, 5e-10])
+
+
+def test_losses_match_their_definitions():
+    import tensorflow as tf
+
+    from deepqa.losses import correct_tokens, cross_entropy_sum
+
+    logits = tf.constant([[[2.0, 0.0, 1.0], [0.0, 3.0, 0.0]]])
+    targets = tf.constant([[2, 0]])  # the second position is padding
+    log_probs = tf.nn.log_softmax(logits)[0, 0].numpy()
+    assert float(cross_entropy_sum(logits, targets)) == pytest.approx(-log_probs[2], rel=1e-6)
+    smoothed = float(cross_entropy_sum(logits, targets, label_smoothing=0.3))
+    assert smoothed == pytest.approx(0.7 * -log_probs[2] + 0.3 * -log_probs.mean(), rel=1e-6)
+    assert float(correct_tokens(logits, targets)) == 0.0
+    assert float(correct_tokens(logits, tf.constant([[2, 1]]))) == 1.0  # arg-max 0 misses 2, arg-max 1 hits 1
