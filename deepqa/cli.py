@@ -83,6 +83,58 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_options() -> argparse.ArgumentParser:
+    """Options of the commands that use a trained run."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--run", metavar="RUN_DIR", default="save/latest",
+                        help="run directory to use (default: save/latest, the newest run)")
+    parent.add_argument("--weights", choices=("best", "last"), default="best",
+                        help="the weights of the lowest validation loss (best, default) or of the last epoch")
+    parent.add_argument("--set", dest="overrides", metavar="decode.KEY=VALUE", action="append", default=[],
+                        help="override a [decode] or [eval] setting of the run, e.g. --set decode.strategy=sample")
+    parent.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
+    return parent
+
+
+def _load_bot(args: argparse.Namespace):
+    from deepqa.chatbot import Chatbot
+    from deepqa.config import parse_assignment
+    from deepqa.errors import ConfigError
+
+    bot = Chatbot.load(args.run, args.weights)
+    for override in args.overrides:
+        section, _, _ = parse_assignment(override)
+        if section not in ("decode", "eval"):
+            raise ConfigError(f"--set {override}: only [decode] and [eval] settings apply to a trained run")
+    if args.overrides:
+        from deepqa.config import load_config
+        from deepqa.prepare import CONFIG_FILE
+
+        updated = load_config(bot.run_dir / CONFIG_FILE, None, args.overrides)
+        bot.config.decode, bot.config.eval = updated.decode, updated.eval
+    return bot
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    """``deepqa chat``: talk to a trained run."""
+    from deepqa.chat import run_chat as chat
+
+    bot = _load_bot(args)
+    return chat(bot, bot.config.decode, args.question)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``deepqa evaluate``: measure a trained run."""
+    from deepqa.evaluation import evaluate, format_table, write_report
+
+    bot = _load_bot(args)
+    report = evaluate(bot, args.candidates, args.data)
+    path = write_report(bot, report, args.out)
+    print(format_table(report))
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``deepqa`` and its sub-commands."""
     parser = argparse.ArgumentParser(
@@ -118,11 +170,32 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--prepare-if-missing", action="store_true",
                        help="run `deepqa prepare` first when the dataset folder has no samples")
     train.set_defaults(handler=run_train)
+    chat = commands.add_parser(
+        "chat", parents=[_run_options()], help="talk to a trained run in the console",
+        description="Talk to a trained run. Interactive on a terminal, with multi-turn context and commands "
+                    "(/reset, /strategy, /set, /help); with --question, answer once and exit; with lines piped on "
+                    "standard input, answer each line on one line.",
+    )
+    chat.add_argument("--question", metavar="TEXT", help="answer this one question and exit")
+    chat.set_defaults(handler=run_chat)
+    evaluate = commands.add_parser(
+        "evaluate", parents=[_run_options()], help="measure a trained run: recall@k against TF-IDF, BLEU, ...",
+        description="Response selection (1-in-2 R@1, 1-in-10 R@1/2/5) of the model beside a TF-IDF baseline and "
+                    "chance, on a candidates file or on cases built from the test split; then perplexity, BLEU, "
+                    "distinct-1/2, reply length and the most frequent reply on the test split. Writes report.json "
+                    "(its path is the last line printed) and the figures to the run's TensorBoard.",
+    )
+    evaluate.add_argument("--candidates", metavar="FILE.jsonl",
+                          help='cases, one per line: {"context": [...], "response": "...", "distractors": [...]}')
+    evaluate.add_argument("--data", metavar="DIR", help="the run's dataset, if it has moved")
+    evaluate.add_argument("--out", metavar="FILE", help="report path (default: RUN_DIR/report.json)")
+    evaluate.set_defaults(handler=run_evaluate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepqa`` console script; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

@@ -144,12 +144,45 @@ class TrainConfig:
     sampled_softmax: int = setting(0, minimum=0)
     length_buckets: int = setting(4, minimum=1)
     early_stopping_patience: int = setting(3, minimum=0)
+    max_minutes: float = setting(0.0, minimum=0.0)
     xla: Literal["auto", "true", "false"] = "auto"
     mixed_precision: Literal["auto", "true", "false"] = "auto"
     distribution: Literal["none", "mirrored", "multi_worker"] = "none"
     save_dir: str = "save"
     probe_questions: list[str] = setting(["hello!", "how are you?", "what is your name?", "where are you from?"],
                                          separator="|")
+    seed: int = 1234
+
+
+@dataclass
+class DecodeConfig:
+    """How replies are generated (each request or chat command may change any of these)."""
+
+    strategy: Literal["greedy", "beam", "sample"] = "beam"
+    beam_width: int = setting(4, minimum=1, maximum=64)
+    length_penalty: float = setting(1.0, minimum=0.0, maximum=5.0)
+    num_answers: int = setting(1, minimum=1, maximum=64)
+    top_k: int = setting(0, minimum=0)
+    top_p: float = setting(1.0, minimum=0.01, maximum=1.0)
+    temperature: float = setting(1.0, minimum=0.01, maximum=100.0)
+    no_repeat_ngram_size: int = setting(3, minimum=0)
+    repetition_penalty: float = setting(1.2, minimum=1.0, maximum=10.0)
+    min_length: int = setting(1, minimum=0)
+    max_length: int = setting(0, minimum=0)
+    allow_unk: bool = False
+    seed: int = -1
+
+
+@dataclass
+class EvalConfig:
+    """How ``deepqa evaluate`` measures a run."""
+
+    candidates_file: str = ""
+    num_distractors: int = setting(9, minimum=1)
+    max_cases: int = setting(1000, minimum=1)
+    mmi_lambda: float = setting(0.0, minimum=0.0, maximum=1.0)
+    max_generate: int = setting(500, minimum=1)
+    batch_size: int = setting(64, minimum=1)
     seed: int = 1234
 
 
@@ -163,6 +196,8 @@ SECTIONS: dict[str, type] = {
     "lstm": LstmConfig,
     "transformer": TransformerConfig,
     "train": TrainConfig,
+    "decode": DecodeConfig,
+    "eval": EvalConfig,
 }
 
 
@@ -178,6 +213,8 @@ class Config:
     lstm: LstmConfig = field(default_factory=LstmConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     origin: str = "built-in defaults"
@@ -280,11 +317,49 @@ def _set(config: Config, section: str, key: str, raw: str) -> None:
     hints = typing.get_type_hints(cls)
     meta = fields[key].metadata
     value = parse_value(section, key, raw, hints[key], meta.get("separator", ","))
+    _check_bounds(section, key, value, meta)
+    setattr(config.section(section), key, value)
+
+
+def _check_bounds(section: str, key: str, value: Any, meta) -> None:
     if meta.get("min") is not None and value < meta["min"]:
         raise ConfigError(f"[{section}] {key} = {value} is below its minimum {meta['min']}")
     if meta.get("max") is not None and value > meta["max"]:
         raise ConfigError(f"[{section}] {key} = {value} is above its maximum {meta['max']}")
-    setattr(config.section(section), key, value)
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether a Python value (from JSON, say) has the setting's type; ints count as floats, bools as neither."""
+    if typing.get_origin(annotation) is Literal:
+        return isinstance(value, str) and value in typing.get_args(annotation)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if typing.get_origin(annotation) is list:
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, str)
+
+
+def with_values(section: str, current: Any, values: typing.Mapping[str, Any]) -> Any:
+    """A copy of a section's object with typed ``values`` applied, each checked for name, type and bounds."""
+    cls = type(current)
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    updated = dataclasses.replace(current)
+    for key, value in values.items():
+        if key not in fields:
+            raise _unknown("key", key, list(fields), f" in [{section}]")
+        annotation = hints[key]
+        if not _fits(value, annotation):
+            expected = (f"one of {', '.join(typing.get_args(annotation))}" if typing.get_origin(annotation) is Literal
+                        else getattr(annotation, "__name__", str(annotation)))
+            raise ConfigError(f"[{section}] {key} must be {expected}, got {value!r}")
+        _check_bounds(section, key, value, fields[key].metadata)
+        setattr(updated, key, float(value) if annotation is float else value)
+    return updated
 
 
 def parse_assignment(text: str) -> tuple[str, str, str]:

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from deepqa import atomic
 from deepqa.config import Config
 from deepqa.dataset import Dataset
-from deepqa.decoding import greedy_replies
+from deepqa.decoding import Decoder, reply_texts
 from deepqa.errors import ConfigError, DeepQAError
 from deepqa.input_pipeline import make_dataset
 from deepqa.losses import correct_tokens, cross_entropy_sum, sampled_softmax_sum, token_mask
@@ -121,6 +121,7 @@ class Trainer:
             self.optimizer = make_optimizer(config)
             self.optimizer.build(self.model.trainable_variables)
         self.progress = Progress()
+        self._probe_decoder: Decoder | None = None
         if resume:
             self._restore()
         elif config.model.pretrained_embeddings:
@@ -235,13 +236,15 @@ class Trainer:
         return {"loss": loss, "perplexity": _perplexity(loss), "token_accuracy": correct_total / max(token_total, 1)}
 
     def probe_replies(self) -> list[tuple[str, str]]:
-        """The model's greedy replies to ``[train] probe_questions``."""
+        """The model's replies to ``[train] probe_questions``, decoded as ``[decode]`` says."""
         questions = self.config.train.probe_questions
         if not questions:
             return []
         samples = self.config.samples
-        replies = greedy_replies(self.model, questions, self.dataset.tokenizer, self.dataset.vocabulary,
-                                 samples.max_question_length, samples.max_answer_length)
+        if self._probe_decoder is None:
+            self._probe_decoder = Decoder(self.model, samples.max_answer_length + 1)
+        replies = reply_texts(self._probe_decoder, questions, self.dataset.tokenizer, self.dataset.vocabulary,
+                              samples.max_question_length, self.config.decode)
         return list(zip(questions, replies))
 
     def _log(self, epoch: int, train: dict, valid: dict, probes: list[tuple[str, str]]) -> None:
@@ -269,7 +272,12 @@ class Trainer:
         train_iterator = iter(train_batches) if self.train_steps else None
         valid_iterator = iter(valid_batches) if self.valid_steps else None
         stopped = "completed"
+        started, longest_epoch = time.perf_counter(), 0.0
         for epoch in range(self.progress.epoch + 1, train_config.epochs + 1):
+            elapsed = time.perf_counter() - started
+            if train_config.max_minutes and elapsed + longest_epoch > 60 * train_config.max_minutes:
+                stopped = "time_limit"
+                break
             batches = train_iterator if train_iterator is not None else train_batches
             train = self._train_epoch(epoch, batches, self.train_steps)
             valid = self._validate(valid_iterator if valid_iterator is not None else valid_batches)
@@ -278,6 +286,7 @@ class Trainer:
             improved = valid["loss"] < self.progress.best_loss
             self._end_epoch(epoch, train, valid, probes, improved)
             _print_epoch(epoch, train, valid, probes, improved)
+            longest_epoch = max(longest_epoch, time.perf_counter() - started - elapsed)
             if (train_config.early_stopping_patience
                     and self.progress.epochs_without_improvement >= train_config.early_stopping_patience):
                 stopped = "early_stopping"

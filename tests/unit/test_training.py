@@ -8,8 +8,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from deepqa.cli import main
+from deepqa.config import DecodeConfig
 from deepqa.dataset import Dataset
-from deepqa.decoding import greedy_replies
+from deepqa.decoding import Decoder, reply_texts
 from deepqa.errors import ConfigError, DatasetError
 from deepqa.models import build_model
 from deepqa.train_setup import new_training, resumed_training
@@ -42,7 +43,8 @@ def test_a_tiny_model_memorises_twenty_pairs(tmp_path, data, model_type):
     train = dataset.samples.of_split("train")
     questions = [dataset.tokenizer.detokenize(dataset.vocabulary.decode(train.question(i))) for i in range(len(train))]
     answers = [dataset.tokenizer.detokenize(dataset.vocabulary.decode(train.answer(i))) for i in range(len(train))]
-    replies = greedy_replies(trainer.model, questions, dataset.tokenizer, dataset.vocabulary, 20, 20)
+    greedy = DecodeConfig(strategy="greedy", no_repeat_ngram_size=0, repetition_penalty=1.0)
+    replies = reply_texts(Decoder(trainer.model, 21), questions, dataset.tokenizer, dataset.vocabulary, 20, greedy)
     assert sum(r == a for r, a in zip(replies, answers)) >= 0.9 * len(answers)
 
 
@@ -111,7 +113,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_path, d
 @pytest.mark.parametrize("options", [
     ("train.sampled_softmax=5", "train.label_smoothing=0.1"),
     ("train.xla=true", "model.type=transformer"),
-    ("train.mixed_precision=true",),
+    ("train.mixed_precision=true", "train.distribution=mirrored"),
     ("train.schedule=plateau", "train.plateau_patience=1", "train.plateau_factor=0.5", "train.learning_rate=1e-9",
      "model.type=gru", "lstm.attention=bahdanau"),
 ])
@@ -143,3 +145,9 @@ def test_losses_match_their_definitions():
     assert smoothed == pytest.approx(0.7 * -log_probs[2] + 0.3 * -log_probs.mean(), rel=1e-6)
     assert float(correct_tokens(logits, targets)) == 0.0
     assert float(correct_tokens(logits, tf.constant([[2, 1]]))) == 1.0  # arg-max 0 misses 2, arg-max 1 hits 1
+
+
+def test_time_limit_stops_before_an_epoch_that_would_overrun(tmp_path, data):
+    trainer = new_training(config_for(tmp_path, "train.epochs=5", "train.max_minutes=0.0001"), str(data), "timed")
+    metrics = trainer.fit()
+    assert metrics["stopped"] == "time_limit" and metrics["epochs_completed"] == 1
