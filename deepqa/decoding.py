@@ -97,7 +97,8 @@ class Decoder:
 
     # ---- strategies ------------------------------------------------------------------------------
     def generate(self, encoder_ids: np.ndarray, options: DecodeConfig) -> list[list[Hypothesis]]:
-        """For each row of ``encoder_ids``, ``options.num_answers`` hypotheses, best first."""
+        """For each row of ``encoder_ids`` (right-padded, at most the model's question length),
+        ``options.num_answers`` hypotheses, best first."""
         options = checked_options(options, self.max_length)
         if options.strategy == "beam":
             return [self._beam(encoder_ids[row:row + 1], options) for row in range(len(encoder_ids))]
@@ -149,14 +150,15 @@ class Decoder:
             scores = self._shape(log_probs, beams, options, index) + sums[:, None]
             flat = np.argsort(scores, axis=None)[::-1][:2 * width]
             next_beams, next_sums, origins, next_tokens = [], [], [], []
-            for position in flat:
+            for rank, position in enumerate(flat):
                 origin, token = divmod(int(position), scores.shape[1])
                 total = scores[origin, token]
                 if total <= NEG_INF / 2:
-                    continue
-                if token == EOS or index == options.max_length - 1:
-                    ids = beams[origin] + ([] if token == EOS else [token])
-                    finished.append(Hypothesis(ids, _penalised(total, len(ids) + 1, options.length_penalty)))
+                    break
+                if token == EOS:
+                    if rank < width:  # an ending counts only when it ranks among the live beams
+                        finished.append(Hypothesis(beams[origin], _penalised(total, len(beams[origin]) + 1,
+                                                                             options.length_penalty)))
                     continue
                 next_beams.append(beams[origin] + [token])
                 next_sums.append(total)
@@ -174,6 +176,9 @@ class Decoder:
                 next_tokens.append(next_tokens[0])
             state = tf.nest.map_structure(lambda t: tf.gather(t, origins), state)
             beams, sums, tokens = next_beams, np.array(next_sums), np.array(next_tokens, dtype=np.int32)
+        else:  # the maximum length came first: the live beams end here
+            finished += [Hypothesis(ids, _penalised(total, len(ids) + 1, options.length_penalty))
+                         for ids, total in zip(beams, sums) if total > NEG_INF / 2]
         finished.sort(key=lambda h: -h.score)
         return finished[:options.num_answers]
 

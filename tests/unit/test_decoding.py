@@ -1,0 +1,101 @@
+"""Decoding: cached equals uncached greedy, beam width 1 equals greedy, n-best sorted, sampling knobs,
+no special tokens in replies, option checks, and one trace for any batch."""
+
+import numpy as np
+import pytest
+
+from deepqa.config import DecodeConfig, with_values
+from deepqa.decoding import Decoder, checked_options
+from deepqa.errors import ConfigError
+from deepqa.models import build_model
+from deepqa.vocab import EOS, GO, PAD, UNK
+from tests.conftest import TINY_MODEL, make_config
+
+VOCAB = 40
+ENCODER = np.array([[5, 6, 7, 0, 0, 0], [8, 9, 10, 11, 12, 13], [14, 15, 0, 0, 0, 0]], "int32")
+GREEDY = DecodeConfig(strategy="greedy", no_repeat_ngram_size=0, repetition_penalty=1.0, allow_unk=True, min_length=0)
+
+
+@pytest.fixture(scope="module", params=["lstm", "transformer"])
+def model(request):
+    config = make_config(*TINY_MODEL, f"model.type={request.param}", "samples.max_question_length=6",
+                         "samples.max_answer_length=7")
+    return build_model(config, VOCAB)
+
+
+def naive_greedy(model, encoder_ids, max_length):
+    """Re-run the whole decoder over the prefix at every step: the uncached reference."""
+    prefix = np.full((len(encoder_ids), 1), GO, dtype=np.int32)
+    for _ in range(max_length):
+        logits = np.array(model({"encoder_ids": encoder_ids, "decoder_ids": prefix}))[:, -1]
+        logits[:, [PAD, GO]] = -np.inf
+        prefix = np.concatenate([prefix, logits.argmax(-1)[:, None].astype(np.int32)], axis=1)
+    rows = []
+    for row in prefix[:, 1:].tolist():
+        rows.append(row[:row.index(EOS)] if EOS in row else row)
+    return rows
+
+
+def test_cached_greedy_equals_uncached_greedy(model):
+    decoder = Decoder(model, 8)
+    cached = [group[0].ids for group in decoder.generate(ENCODER, GREEDY)]
+    assert cached == naive_greedy(model, ENCODER, 8)
+
+
+def test_beam_width_one_equals_greedy_and_n_best_is_sorted(model):
+    decoder = Decoder(model, 8)
+    greedy = decoder.generate(ENCODER, GREEDY)
+    beam_one = decoder.generate(ENCODER, with_values("decode", GREEDY, {"strategy": "beam", "beam_width": 1}))
+    assert [g[0].ids for g in greedy] == [b[0].ids for b in beam_one]
+    n_best = decoder.generate(ENCODER, with_values("decode", GREEDY, {"strategy": "beam", "beam_width": 5,
+                                                                      "num_answers": 4}))
+    for group in n_best:
+        scores = [h.score for h in group]
+        assert len(group) == 4 and scores == sorted(scores, reverse=True)
+        assert len({tuple(h.ids) for h in group}) == 4
+
+
+def test_replies_never_hold_special_tokens_and_respect_lengths(model):
+    decoder = Decoder(model, 8)
+    options = DecodeConfig(strategy="sample", temperature=5.0, num_answers=3, seed=3, min_length=4, max_length=6)
+    for group in decoder.generate(ENCODER, options):
+        for hypothesis in group:
+            assert not {PAD, GO, EOS, UNK} & set(hypothesis.ids)
+            assert 4 <= len(hypothesis.ids) <= 6
+
+
+def test_sampling_knobs(model):
+    decoder = Decoder(model, 8)
+    same = [decoder.generate(ENCODER, DecodeConfig(strategy="sample", seed=7))[0][0].ids for _ in range(2)]
+    assert same[0] == same[1]
+    top1 = decoder.generate(ENCODER, with_values("decode", GREEDY, {"strategy": "sample", "top_k": 1, "seed": 1}))
+    assert [g[0].ids for g in top1] == [g[0].ids for g in decoder.generate(ENCODER, GREEDY)]
+    nucleus = decoder.generate(ENCODER, with_values("decode", GREEDY, {"strategy": "sample", "top_p": 0.01, "seed": 2}))
+    assert [g[0].ids for g in nucleus] == [g[0].ids for g in decoder.generate(ENCODER, GREEDY)]
+    no_repeat = decoder.generate(ENCODER, DecodeConfig(strategy="greedy", no_repeat_ngram_size=1, min_length=8))
+    for group in no_repeat:
+        assert len(set(group[0].ids)) == len(group[0].ids)
+
+
+def test_one_trace_serves_every_batch_and_length(model):
+    decoder = Decoder(model, 8)
+    decoder.generate(ENCODER, GREEDY)
+    decoder.generate(ENCODER[:1, :2], GREEDY)
+    decoder.generate(np.tile(ENCODER, (3, 1)), with_values("decode", GREEDY, {"strategy": "beam"}))
+    assert decoder._step.experimental_get_tracing_count() == 1
+    assert decoder._encode.experimental_get_tracing_count() == 1
+
+
+def test_option_checks():
+    with pytest.raises(ConfigError, match="must not exceed beam_width"):
+        checked_options(DecodeConfig(strategy="beam", beam_width=2, num_answers=3), 10)
+    assert checked_options(DecodeConfig(max_length=0), 10).max_length == 10
+    assert checked_options(DecodeConfig(max_length=50), 10).max_length == 10
+    with pytest.raises(ConfigError, match="top_p"):
+        with_values("decode", DecodeConfig(), {"top_p": 0})
+    with pytest.raises(ConfigError, match="strategy must be one of"):
+        with_values("decode", DecodeConfig(), {"strategy": "best"})
+    with pytest.raises(ConfigError, match="beam_width must be int"):
+        with_values("decode", DecodeConfig(), {"beam_width": "4"})
+    with pytest.raises(ConfigError, match="unknown key 'beam'"):
+        with_values("decode", DecodeConfig(), {"beam": 4})
