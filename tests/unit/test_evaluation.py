@@ -1,0 +1,130 @@
+"""Evaluation and chat: recall@k on hand-built rankings, the TF-IDF baseline, candidates-file errors,
+and a full evaluation and chat session with a tiny trained run."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from deepqa.chat import ChatSession, run_chat
+from deepqa.chatbot import Chatbot
+from deepqa.cli import main
+from deepqa.errors import ConfigError, DatasetError
+from deepqa.evaluation import evaluate, format_table, write_report
+from deepqa.selection import TfidfRanker, chance_report, load_cases, ranks, recall_report
+from deepqa.text_metrics import corpus_bleu, distinct_n, most_frequent_share
+from deepqa.train_setup import new_training
+from tests.conftest import TINY_MODEL, make_config, prepare_pairs
+
+
+def test_recall_at_k_on_known_rankings():
+    scores = np.array([
+        [9, 1, 2, 3, 4, 5, 6, 7, 8, 0],    # true response ranked first
+        [5, 9, 1, 2, 3, 4, 0, 0, 0, 0],    # second
+        [5, 9, 8, 7, 6, 1, 1, 1, 1, 1],    # fifth
+        [0, 9, 8, 7, 6, 5, 4, 3, 2, 1],    # last
+    ], dtype=float)
+    assert ranks(scores, 10).tolist() == [0, 1, 4, 9]
+    report = recall_report(scores)
+    assert report == {"1_in_2_R@1": 0.25, "1_in_10_R@1": 0.25, "1_in_10_R@2": 0.5, "1_in_10_R@5": 0.75}
+    assert ranks(np.array([[1.0, 1.0]]), 2).tolist() == [1]  # a tie counts against the true response
+    assert chance_report(10)["1_in_10_R@2"] == 0.2 and "1_in_10_R@1" not in chance_report(5)
+
+
+def test_tfidf_picks_the_response_that_shares_the_rare_words():
+    documents = [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "barked"], ["the", "weather", "is", "nice"]]
+    ranker = TfidfRanker(documents)
+    scores = ranker.score(["where", "did", "the", "cat", "sit", "?"],
+                          [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "barked"], ["the", "weather"]])
+    assert int(np.argmax(scores)) == 0 and scores[0] > 0
+
+
+def test_text_metrics():
+    assert corpus_bleu([["a", "b", "c", "d"]], [["a", "b", "c", "d"]]) == pytest.approx(1.0)
+    assert corpus_bleu([["x", "y"]], [["a", "b", "c", "d"]]) < 0.01
+    assert distinct_n([["a", "a", "b"], ["a", "b"]], 1) == pytest.approx(2 / 5)
+    assert distinct_n([["a", "b", "a", "b"]], 2) == pytest.approx(2 / 3)
+    assert most_frequent_share(["hi", "hi", "yo", "hi"]) == 0.75
+
+
+def test_candidates_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    good = json.dumps({"context": ["hi"], "response": "hello", "distractors": ["no", "yes"]})
+    path.write_text(good + "\n" + "{broken\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="cases.jsonl:2: invalid JSON"):
+        load_cases(path)
+    path.write_text(good + "\n\n" + json.dumps({"context": [], "response": "x", "distractors": ["y"]}) + "\n")
+    with pytest.raises(DatasetError, match="cases.jsonl:3: context"):
+        load_cases(path)
+    path.write_text(json.dumps({"context": "hi", "response": "x", "distractors": "y"}) + "\n")
+    with pytest.raises(DatasetError, match="cases.jsonl:1: distractors"):
+        load_cases(path)
+    path.write_text(good + "\n")
+    assert load_cases(path)[0].candidates == ["hello", "no", "yes"]
+
+
+WORDS = ["red", "green", "blue", "cat", "dog", "bird", "sun", "moon", "tree", "fish"]
+PAIRS = [(f"{WORDS[i % 10]} {WORDS[(i * 3) % 10]} {i}?", f"{WORDS[(i * 7) % 10]} {i} {WORDS[i % 10]}.")
+         for i in range(60)]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("eval")
+    data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2", "samples.test_fraction=0.3")
+    config = make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}", "train.epochs=2",
+                         "decode.max_length=6", "eval.max_generate=10")
+    trainer = new_training(config, str(data), "tiny")
+    trainer.fit()
+    return trainer.run_dir
+
+
+def test_full_evaluation_fills_every_field(run, tmp_path):
+    bot = Chatbot.load(run)
+    report = evaluate(bot)
+    assert report["cases"] > 0 and report["candidates_per_case"] == 10
+    for ranker in ("model", "tfidf", "chance"):
+        assert set(report["selection"][ranker]) == {"1_in_2_R@1", "1_in_10_R@1", "1_in_10_R@2", "1_in_10_R@5"}
+        assert all(0.0 <= v <= 1.0 for v in report["selection"][ranker].values())
+    generation = report["generation"]
+    for name in ("perplexity", "bleu", "distinct_1", "distinct_2", "average_length", "most_frequent_reply_share"):
+        assert np.isfinite(generation[name]), name
+    assert generation["perplexity"] > 1 and generation["generated"] == 10
+    path = write_report(bot, report, tmp_path / "report.json")
+    assert json.loads(path.read_text())["cases"] == report["cases"]
+    assert (run / "logs" / "evaluation").is_dir()
+    assert "1_in_10_R@1" in format_table(report)
+
+
+def test_mmi_and_candidates_file_through_the_command_line(run, tmp_path, capsys):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text("".join(json.dumps({"context": [q], "response": a, "distractors": [p[1] for p in PAIRS[i + 1:i + 10]]})
+                             + "\n" for i, (q, a) in enumerate(PAIRS[:5])), encoding="utf-8")
+    code = main(["evaluate", "--run", str(run), "--candidates", str(cases), "--set", "eval.mmi_lambda=0.5",
+                 "--out", str(tmp_path / "r.json")])
+    assert code == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["cases"] == 5 and "model_mmi" in report["selection"]
+    assert capsys.readouterr().out.strip().splitlines()[-1] == str(tmp_path / "r.json")
+
+
+def test_reply_api_and_chat_session(run):
+    bot = Chatbot.load(run)
+    reply = bot.reply("red cat 3?", strategy="beam", beam_width=3, num_answers=3)
+    assert len(reply.answers) == 3 and reply.text == reply.answers[0].text
+    assert [a.score for a in reply.answers] == sorted((a.score for a in reply.answers), reverse=True)
+    for answer in reply.answers:
+        assert not {"<pad>", "<go>", "<eos>", "<unk>"} & set(answer.text.split())
+    with pytest.raises(ConfigError):
+        bot.reply("hi", beam_width=0)
+    session = ChatSession(bot, bot.config.decode)
+    assert session.answer("/strategy sample").startswith("(strategy = sample")
+    assert session.answer("/set temperature=0.5") == "(temperature = 0.5)"
+    assert session.answer("/set temperature=hot").startswith("error:")
+    session.answer("red cat 3?")
+    assert len(session.history) == 2
+    assert session.answer("/reset") == "(conversation forgotten)" and session.history == []
+    out = io.StringIO()
+    run_chat(bot, bot.config.decode, stdin=io.StringIO("red cat 3?\n\nblue dog 4?\n"), stdout=out)
+    assert len(out.getvalue().splitlines()) == 2
