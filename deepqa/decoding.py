@@ -1,11 +1,11 @@
 """Generation with a model's cached ``decode_step``: greedy, beam search, and top-k / top-p sampling.
 
-The model's ``encode`` and ``decode_step`` are wrapped once in ``tf.function``s whose input signatures
-leave batch and length dimensions open, so a server decodes any number of questions of any length
-without tracing again. Each step feeds one token per hypothesis and carries the model's state
-(LSTM states, Transformer key/value caches); the strategies shape the logits between steps:
-temperature, top-k, top-p, a repetition penalty, a ban on repeated n-grams, a minimum length, and no
-``<pad>``, ``<go>`` or (unless allowed) ``<unk>``.
+Each strategy is one compiled ``tf.while_loop`` whose input signature leaves batch and length
+dimensions open, so a server decodes any number of questions of any length without tracing again.
+Each step feeds one token per hypothesis and carries the model's state (LSTM states, Transformer
+key/value caches); :mod:`deepqa.logit_shaping` shapes the scores between steps: temperature, top-k,
+top-p, a repetition penalty, a ban on repeated n-grams, a minimum length, and no ``<pad>``, ``<go>``
+or (unless allowed) ``<unk>``.
 """
 
 from __future__ import annotations
@@ -20,15 +20,16 @@ from deepqa.config import DecodeConfig
 from deepqa.errors import ConfigError
 from deepqa.models.base import Seq2Seq
 from deepqa.text import Tokenizer
-from deepqa.vocab import EOS, GO, PAD, UNK, Vocabulary
-
-NEG_INF = -1e9
+from deepqa.logit_shaping import MAX_NGRAM, NEG_INF, restrict_for_sampling, shape_scores
+from deepqa.vocab import EOS, GO, PAD, Vocabulary
 
 
 def checked_options(options: DecodeConfig, limit: int) -> DecodeConfig:
     """``options`` with ``max_length`` resolved (0: ``limit``) and capped at ``limit``, the model's longest reply."""
     if options.strategy == "beam" and options.num_answers > options.beam_width:
         raise ConfigError(f"[decode] num_answers {options.num_answers} must not exceed beam_width {options.beam_width}")
+    if options.no_repeat_ngram_size > MAX_NGRAM:
+        raise ConfigError(f"[decode] no_repeat_ngram_size {options.no_repeat_ngram_size} is above its maximum {MAX_NGRAM}")
     length = min(options.max_length or limit, limit)
     return replace(options, max_length=length, min_length=min(options.min_length, length))
 
@@ -43,166 +44,138 @@ class Hypothesis:
 
 
 class Decoder:
-    """Cached, compiled generation for one model."""
+    """Cached generation for one model, each strategy one compiled ``tf.while_loop``.
+
+    The loop calls the model's ``decode_step`` once per token and keeps every hypothesis' state on the
+    device. Sampling and greedy decoding share one graph (greedy is arg-max); beam search has one graph
+    per beam width. All other settings are tensors, so requests never trigger a new trace.
+    """
 
     def __init__(self, model: Seq2Seq, max_length: int):
         self.model = model
         self.max_length = max_length
-        self._encode = tf.function(lambda ids: model.encode(ids, max_length),
-                                   input_signature=[tf.TensorSpec([None, None], tf.int32)])
-        self._step = None
+        self.vocab_size = int(model.vocab_size)
+        ids = tf.TensorSpec([None, None], tf.int32)
+        self._sample = tf.function(self._sample_graph, input_signature=[ids, _KNOB_SPECS])
+        self._beams: dict[int, tf.types.experimental.GenericFunction] = {}
 
-    def _state_signature(self):
-        """The state's TensorSpecs with open batch and question-length dimensions: the dimensions that
-        differ between the states of two differently shaped dummy batches."""
-        first = self._encode(tf.ones((1, 2), tf.int32))
-        second = self._encode(tf.ones((2, 3), tf.int32))
-        return tf.nest.map_structure(
-            lambda a, b: tf.TensorSpec([x if x == y else None for x, y in zip(a.shape, b.shape)], a.dtype),
-            first, second)
-
-    def encode(self, encoder_ids: np.ndarray):
-        """The decoding state for a batch of encoder ids (compiled once)."""
-        if self._step is None:
-            self._step = tf.function(self.model.decode_step, input_signature=[
-                tf.TensorSpec([None], tf.int32), self._state_signature(), tf.TensorSpec([], tf.int32)])
-        return self._encode(tf.constant(encoder_ids, tf.int32))
-
-    def step(self, tokens: np.ndarray, state, index: int):
-        """Log-probabilities [B, V] (as numpy) of the next token, and the next state (compiled once)."""
-        logits, state = self._step(tf.constant(tokens, tf.int32), state, tf.constant(index, tf.int32))
-        return tf.nn.log_softmax(logits).numpy(), state
-
-    # ---- logit shaping ---------------------------------------------------------------------------
-    @staticmethod
-    def _shape(log_probs: np.ndarray, histories: list[list[int]], options: DecodeConfig, length: int) -> np.ndarray:
-        scores = log_probs.astype(np.float64)
-        scores[:, PAD] = NEG_INF
-        scores[:, GO] = NEG_INF
-        if not options.allow_unk:
-            scores[:, UNK] = NEG_INF
-        if length < options.min_length:
-            scores[:, EOS] = NEG_INF
-        for row, history in enumerate(histories):
-            if options.repetition_penalty > 1.0 and history:
-                seen = np.unique(history)
-                scores[row, seen] -= np.log(options.repetition_penalty)
-            size = options.no_repeat_ngram_size
-            if size and len(history) >= size - 1:
-                prefix = tuple(history[len(history) - size + 1:]) if size > 1 else ()
-                for start in range(len(history) - size + 1):
-                    if tuple(history[start:start + size - 1]) == prefix:
-                        scores[row, history[start + size - 1]] = NEG_INF
-        return scores
-
-    # ---- strategies ------------------------------------------------------------------------------
     def generate(self, encoder_ids: np.ndarray, options: DecodeConfig) -> list[list[Hypothesis]]:
         """For each row of ``encoder_ids`` (right-padded, at most the model's question length),
         ``options.num_answers`` hypotheses, best first."""
         options = checked_options(options, self.max_length)
+        knobs = _knobs(options)
+        encoder_ids = tf.constant(encoder_ids, tf.int32)
+        count = int(encoder_ids.shape[0])
         if options.strategy == "beam":
-            return [self._beam(encoder_ids[row:row + 1], options) for row in range(len(encoder_ids))]
-        repeated = np.repeat(encoder_ids, options.num_answers, axis=0)
-        flat = self._sample_or_greedy(repeated, options)
-        grouped = [flat[i:i + options.num_answers] for i in range(0, len(flat), options.num_answers)]
-        return [sorted(group, key=lambda h: -h.score) for group in grouped]
+            width = options.beam_width
+            if width not in self._beams:
+                self._beams[width] = tf.function(lambda ids, k: self._beam_graph(ids, k, width),
+                                                 input_signature=[tf.TensorSpec([None, None], tf.int32), _KNOB_SPECS])
+            history, scores, lengths = (t.numpy() for t in self._beams[width](encoder_ids, knobs))
+            groups = _hypotheses(history, scores, lengths).reshape(count, width)
+        else:
+            repeated = tf.repeat(encoder_ids, options.num_answers, axis=0)
+            history, scores, lengths = (t.numpy() for t in self._sample(repeated, knobs))
+            groups = _hypotheses(history, scores, lengths).reshape(count, options.num_answers)
+        return [sorted(group, key=lambda h: -h.score)[:options.num_answers] for group in groups.tolist()]
 
-    def _sample_or_greedy(self, encoder_ids: np.ndarray, options: DecodeConfig) -> list[Hypothesis]:
-        rng = np.random.default_rng(None if options.seed < 0 else options.seed)
-        state = self.encode(encoder_ids)
-        batch = len(encoder_ids)
-        tokens = np.full(batch, GO, dtype=np.int32)
-        histories: list[list[int]] = [[] for _ in range(batch)]
-        totals = np.zeros(batch)
-        done = np.zeros(batch, dtype=bool)
-        for index in range(options.max_length):
-            log_probs, state = self.step(tokens, state, index)
-            scores = self._shape(log_probs, histories, options, index)
-            if options.strategy == "greedy":
-                chosen = scores.argmax(axis=-1)
-            else:
-                chosen = np.array([_sample(row, options, rng) for row in scores])
-            if index == options.max_length - 1:
-                chosen = np.where(done, PAD, chosen)
-            for row in np.flatnonzero(~done):
-                token = int(chosen[row])
-                totals[row] += log_probs[row, token]
-                if token == EOS:
-                    done[row] = True
-                else:
-                    histories[row].append(token)
-            tokens = np.where(done, EOS, chosen).astype(np.int32)
-            if done.all():
-                break
-        steps = np.array([len(h) + 1 for h in histories])
-        return [Hypothesis(h, float(t / n)) for h, t, n in zip(histories, totals, steps)]
+    def _step(self, tokens, state, step, history, seen, knobs):
+        logits, state = self.model.decode_step(tokens, state, step)
+        log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
+        scores = shape_scores(log_probs, history, seen, step, knobs["allow_unk"], knobs["min_length"],
+                              knobs["repetition_penalty"], knobs["no_repeat_ngram_size"])
+        return log_probs, scores, state
 
-    def _beam(self, encoder_ids: np.ndarray, options: DecodeConfig) -> list[Hypothesis]:
-        width = options.beam_width
-        state = self.encode(np.repeat(encoder_ids, width, axis=0))
-        tokens = np.full(width, GO, dtype=np.int32)
-        beams: list[list[int]] = [[] for _ in range(width)]
-        sums = np.full(width, NEG_INF)
-        sums[0] = 0.0  # all beams start identical: expand only the first at step 0
-        finished: list[Hypothesis] = []
-        for index in range(options.max_length):
-            log_probs, state = self.step(tokens, state, index)
-            scores = self._shape(log_probs, beams, options, index) + sums[:, None]
-            flat = np.argsort(scores, axis=None)[::-1][:2 * width]
-            next_beams, next_sums, origins, next_tokens = [], [], [], []
-            for rank, position in enumerate(flat):
-                origin, token = divmod(int(position), scores.shape[1])
-                total = scores[origin, token]
-                if total <= NEG_INF / 2:
-                    break
-                if token == EOS:
-                    if rank < width:  # an ending counts only when it ranks among the live beams
-                        finished.append(Hypothesis(beams[origin], _penalised(total, len(beams[origin]) + 1,
-                                                                             options.length_penalty)))
-                    continue
-                next_beams.append(beams[origin] + [token])
-                next_sums.append(total)
-                origins.append(origin)
-                next_tokens.append(token)
-                if len(next_beams) == width:
-                    break
-            # Stop once as many hypotheses have ended as there are beams (so width 1 is exactly greedy).
-            if len(finished) >= width or not next_beams:
-                break
-            while len(next_beams) < width:  # keep the batch shape: pad with a dead copy
-                next_beams.append(next_beams[0])
-                next_sums.append(NEG_INF)
-                origins.append(origins[0])
-                next_tokens.append(next_tokens[0])
-            state = tf.nest.map_structure(lambda t: tf.gather(t, origins), state)
-            beams, sums, tokens = next_beams, np.array(next_sums), np.array(next_tokens, dtype=np.int32)
-        else:  # the maximum length came first: the live beams end here
-            finished += [Hypothesis(ids, _penalised(total, len(ids) + 1, options.length_penalty))
-                         for ids, total in zip(beams, sums) if total > NEG_INF / 2]
-        finished.sort(key=lambda h: -h.score)
-        return finished[:options.num_answers]
+    def _record(self, token, step, history, seen, lengths, done):
+        """Write the chosen tokens of live hypotheses into their history."""
+        write = tf.logical_and(tf.logical_not(done), tf.not_equal(token, EOS))
+        kept = tf.where(write, token, tf.zeros_like(token))
+        history = history + tf.one_hot(step, self.max_length, dtype=tf.int32)[None, :] * kept[:, None]
+        seen = tf.maximum(seen, tf.one_hot(kept, self.vocab_size) * tf.cast(write, tf.float32)[:, None])
+        return history, seen, lengths + tf.cast(write, tf.int32), tf.logical_or(done, tf.equal(token, EOS))
 
+    def _sample_graph(self, encoder_ids, knobs):
+        rows = tf.shape(encoder_ids)[0]
+        state = self.model.encode(encoder_ids, self.max_length)
 
-def _penalised(total_log_prob: float, length: int, alpha: float) -> float:
-    """GNMT length normalisation: log-probability divided by ((5 + length) / 6) ** alpha."""
-    return float(total_log_prob / (((5.0 + length) / 6.0) ** alpha))
+        def body(step, tokens, state, history, seen, done, total, scored, lengths):
+            log_probs, scores, state = self._step(tokens, state, step, history, seen, knobs)
+            def sample():
+                restricted = restrict_for_sampling(scores, knobs["temperature"], knobs["top_k"], knobs["top_p"])
+                return tf.random.stateless_categorical(restricted, 1, seed=knobs["seed"] + tf.stack([0, step]),
+                                                       dtype=tf.int32)[:, 0]
+
+            token = tf.cond(knobs["greedy"], lambda: tf.argmax(scores, axis=-1, output_type=tf.int32), sample)
+            live = tf.cast(tf.logical_not(done), tf.float32)
+            total += live * tf.gather(log_probs, token, batch_dims=1)
+            scored += live
+            history, seen, lengths, done = self._record(token, step, history, seen, lengths, done)
+            return step + 1, tf.where(done, EOS, token), state, history, seen, done, total, scored, lengths
+
+        loop = (tf.constant(0), tf.fill([rows], GO), state, tf.zeros([rows, self.max_length], tf.int32),
+                tf.zeros([rows, self.vocab_size]), tf.zeros([rows], tf.bool), tf.zeros([rows]), tf.zeros([rows]),
+                tf.zeros([rows], tf.int32))
+        result = tf.while_loop(lambda step, *rest: tf.logical_and(step < knobs["max_length"],
+                                                                  tf.logical_not(tf.reduce_all(rest[4]))),
+                               body, loop, maximum_iterations=self.max_length)
+        _, _, _, history, _, _, total, scored, lengths = result
+        return history, total / tf.maximum(scored, 1.0), lengths
+
+    def _beam_graph(self, encoder_ids, knobs, width: int):
+        batch = tf.shape(encoder_ids)[0]
+        rows = batch * width
+        state = self.model.encode(tf.repeat(encoder_ids, width, axis=0), self.max_length)
+        only_pad = tf.where(tf.one_hot(PAD, self.vocab_size) > 0, 0.0, NEG_INF)[None, :]
+
+        def body(step, tokens, state, history, seen, done, sums, lengths):
+            _, scores, state = self._step(tokens, state, step, history, seen, knobs)
+            scores = tf.where(done[:, None], only_pad, scores)  # an ended hypothesis carries on unchanged
+            totals = tf.reshape(sums[:, None] + scores, [batch, width * self.vocab_size])
+            best, index = tf.math.top_k(totals, k=width)
+            origin = tf.reshape(tf.range(batch)[:, None] * width + index // self.vocab_size, [-1])
+            token = tf.reshape(index % self.vocab_size, [-1])
+            state = tf.nest.map_structure(lambda t: tf.gather(t, origin), state)
+            history, seen, done, lengths = (tf.gather(t, origin) for t in (history, seen, done, lengths))
+            history, seen, lengths, done = self._record(token, step, history, seen, lengths, done)
+            return step + 1, tf.where(done, EOS, token), state, history, seen, done, tf.reshape(best, [-1]), lengths
+
+        first_only = tf.tile(tf.constant([0.0] + [NEG_INF] * (width - 1)), [batch])
+        loop = (tf.constant(0), tf.fill([rows], GO), state, tf.zeros([rows, self.max_length], tf.int32),
+                tf.zeros([rows, self.vocab_size]), tf.zeros([rows], tf.bool), first_only, tf.zeros([rows], tf.int32))
+        result = tf.while_loop(lambda step, *rest: tf.logical_and(step < knobs["max_length"],
+                                                                  tf.logical_not(tf.reduce_all(rest[4]))),
+                               body, loop, maximum_iterations=self.max_length)
+        _, _, _, history, _, done, sums, lengths = result
+        steps = tf.cast(lengths, tf.float32) + tf.cast(done, tf.float32)
+        return history, sums / tf.pow((5.0 + steps) / 6.0, knobs["length_penalty"]), lengths
 
 
-def _sample(scores: np.ndarray, options: DecodeConfig, rng: np.random.Generator) -> int:
-    logits = scores / options.temperature
-    if options.top_k:
-        cutoff = np.partition(logits, -options.top_k)[-options.top_k]
-        logits = np.where(logits < cutoff, NEG_INF, logits)
-    probs = np.exp(logits - logits.max())
-    probs /= probs.sum()
-    if options.top_p < 1.0:
-        order = np.argsort(probs)[::-1]
-        keep = np.cumsum(probs[order]) - probs[order] < options.top_p  # the smallest set reaching top_p
-        mask = np.zeros_like(probs, dtype=bool)
-        mask[order[keep]] = True
-        probs = np.where(mask, probs, 0.0)
-        probs /= probs.sum()
-    return int(rng.choice(len(probs), p=probs))
+_KNOB_SPECS = {
+    "greedy": tf.TensorSpec([], tf.bool), "temperature": tf.TensorSpec([], tf.float32),
+    "top_k": tf.TensorSpec([], tf.int32), "top_p": tf.TensorSpec([], tf.float32),
+    "repetition_penalty": tf.TensorSpec([], tf.float32), "no_repeat_ngram_size": tf.TensorSpec([], tf.int32),
+    "min_length": tf.TensorSpec([], tf.int32), "max_length": tf.TensorSpec([], tf.int32),
+    "allow_unk": tf.TensorSpec([], tf.bool), "length_penalty": tf.TensorSpec([], tf.float32),
+    "seed": tf.TensorSpec([2], tf.int32),
+}
+
+
+def _knobs(options: DecodeConfig) -> dict:
+    seed = options.seed if options.seed >= 0 else int(np.random.default_rng().integers(2**31 - 1))
+    return {"greedy": tf.constant(options.strategy == "greedy"), "temperature": tf.constant(options.temperature, tf.float32),
+            "top_k": tf.constant(options.top_k, tf.int32), "top_p": tf.constant(options.top_p, tf.float32),
+            "repetition_penalty": tf.constant(options.repetition_penalty, tf.float32),
+            "no_repeat_ngram_size": tf.constant(options.no_repeat_ngram_size, tf.int32),
+            "min_length": tf.constant(options.min_length, tf.int32), "max_length": tf.constant(options.max_length, tf.int32),
+            "allow_unk": tf.constant(options.allow_unk), "length_penalty": tf.constant(options.length_penalty, tf.float32),
+            "seed": tf.constant([seed, 0], tf.int32)}
+
+
+def _hypotheses(history: np.ndarray, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    items = [Hypothesis(row[:length].tolist(), float(score)) for row, score, length in zip(history, scores, lengths)]
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
 
 
 def encode_questions(questions: Sequence[str], tokenizer: Tokenizer, vocabulary: Vocabulary,

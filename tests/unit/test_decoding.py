@@ -82,8 +82,9 @@ def test_one_trace_serves_every_batch_and_length(model):
     decoder.generate(ENCODER, GREEDY)
     decoder.generate(ENCODER[:1, :2], GREEDY)
     decoder.generate(np.tile(ENCODER, (3, 1)), with_values("decode", GREEDY, {"strategy": "beam"}))
-    assert decoder._step.experimental_get_tracing_count() == 1
-    assert decoder._encode.experimental_get_tracing_count() == 1
+    decoder.generate(ENCODER, with_values("decode", GREEDY, {"strategy": "sample", "temperature": 0.3, "top_k": 3}))
+    assert decoder._sample.experimental_get_tracing_count() == 1
+    assert [f.experimental_get_tracing_count() for f in decoder._beams.values()] == [1]
 
 
 def test_option_checks():
@@ -99,3 +100,27 @@ def test_option_checks():
         with_values("decode", DecodeConfig(), {"beam_width": "4"})
     with pytest.raises(ConfigError, match="unknown key 'beam'"):
         with_values("decode", DecodeConfig(), {"beam": 4})
+
+
+@pytest.mark.parametrize("size, banned", [(1, {5, 6, 7}), (2, {7}), (3, {7}), (4, set()), (0, set())])
+def test_no_repeat_ngram_bans_exactly_the_completing_tokens(size, banned):
+    import tensorflow as tf
+
+    from deepqa.logit_shaping import banned_ngram_tokens
+
+    history = tf.constant([[5, 6, 7, 5, 6, 0, 0, 0]], tf.int32)  # five tokens generated so far
+    mask = banned_ngram_tokens(history, tf.constant(5), tf.constant(size), 10).numpy()[0]
+    assert set(np.flatnonzero(mask).tolist()) == banned
+
+
+def test_sampling_restriction_keeps_top_k_and_nucleus():
+    import tensorflow as tf
+
+    from deepqa.logit_shaping import NEG_INF, restrict_for_sampling
+
+    scores = tf.math.log(tf.constant([[0.5, 0.3, 0.15, 0.05]]))
+    kept = lambda k, p: (restrict_for_sampling(scores, 1.0, k, p).numpy()[0] > NEG_INF / 2).tolist()
+    assert kept(2, 1.0) == [True, True, False, False]
+    assert kept(0, 0.7) == [True, True, False, False]
+    assert kept(0, 0.5) == [True, False, False, False]
+    assert kept(0, 1.0) == [True, True, True, True]
