@@ -83,6 +83,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_tune(args: argparse.Namespace) -> int:
+    """``deepqa tune``: search the architecture, then train the best configuration into a run bundle."""
+    from deepqa.train_setup import adopt_dataset
+    from deepqa.tuning import describe_results, distributed_role, make_tuner, retrain_best, search, summary_text
+
+    config = _load(args)
+    dataset = adopt_dataset(config, args.data)
+    distributed_role(args.chief, args.worker, args.tuner_id, config)
+    tuner = make_tuner(config, dataset)
+    print(summary_text(tuner), flush=True)
+    search(tuner, config.tuner.chief_timeout_minutes, args.chief)
+    if args.worker:
+        print("this worker has no more trials to run; the chief reports the results", flush=True)
+        return 0
+    print(describe_results(tuner), flush=True)
+    run_dir = retrain_best(tuner, config, dataset, args.run_name)
+    print(f"the best configuration, retrained on train + valid, is in {run_dir}")
+    print(run_dir)
+    return 0
+
+
 def _run_options() -> argparse.ArgumentParser:
     """Options of the commands that use a trained run."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -170,6 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--prepare-if-missing", action="store_true",
                        help="run `deepqa prepare` first when the dataset folder has no samples")
     train.set_defaults(handler=run_train)
+    tune = commands.add_parser(
+        "tune", parents=[_config_options()], help="search depth and width with keras-tuner, then train the best",
+        description="Search model type, depth, width, dropout and learning rate within the ranges of [tuner], "
+                    "training each trial like `deepqa train`. Configurations over the parameter or memory budget are "
+                    "skipped, failed trials recorded, and an interrupted search resumes (unless tuner.overwrite). "
+                    "The results table is printed and saved as CSV and JSON; the best configuration is retrained on "
+                    "train + valid into a run bundle, whose path is the last line printed. For several machines, run "
+                    "one --chief and any number of --worker processes with the same config and dataset.",
+    )
+    tune.add_argument("--data", metavar="DIR", help="prepared dataset folder (default: [corpus] dataset_dir)")
+    tune.add_argument("--run-name", metavar="NAME", help="name of the final run directory inside [train] save_dir")
+    role = tune.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true",
+                      help="serve the search's oracle at [tuner] oracle_ip:oracle_port; workers run the trials")
+    role.add_argument("--worker", action="store_true", help="run trials for the chief at [tuner] oracle_ip:oracle_port")
+    tune.add_argument("--tuner-id", metavar="ID", help="this worker's name (default: worker-<pid>)")
+    tune.set_defaults(handler=run_tune)
     chat = commands.add_parser(
         "chat", parents=[_run_options()], help="talk to a trained run in the console",
         description="Talk to a trained run. Interactive on a terminal, with multi-turn context and commands "

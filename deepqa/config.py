@@ -155,6 +155,38 @@ class TrainConfig:
 
 
 @dataclass
+class TunerConfig:
+    """The architecture search: algorithm, budget and the ranges searched."""
+
+    algorithm: Literal["random", "bayesian", "hyperband"] = "random"
+    max_trials: int = setting(10, minimum=1)
+    executions_per_trial: int = setting(1, minimum=1)
+    epochs_per_trial: int = setting(3, minimum=1)
+    objective: Literal["val_loss", "val_recall_at_1"] = "val_loss"
+    directory: str = "tuning"
+    project_name: str = "deepqa"
+    overwrite: bool = False
+    model_types: list[str] = setting(["lstm", "gru", "transformer"])
+    layers_min: int = setting(1, minimum=1)
+    layers_max: int = setting(3, minimum=1)
+    units: list[int] = setting([128, 256, 512])
+    embedding_dims: list[int] = setting([128, 256])
+    heads: list[int] = setting([2, 4, 8])
+    feedforward_dims: list[int] = setting([256, 512, 1024])
+    dropout_min: float = setting(0.0, minimum=0.0, maximum=0.9)
+    dropout_max: float = setting(0.3, minimum=0.0, maximum=0.9)
+    learning_rate_min: float = setting(0.0001, minimum=0.0)
+    learning_rate_max: float = setting(0.003, minimum=0.0)
+    max_parameters: int = setting(50_000_000, minimum=1)
+    max_memory_mb: int = setting(8192, minimum=1)
+    final_epochs: int = setting(0, minimum=0)
+    oracle_ip: str = "127.0.0.1"
+    oracle_port: int = setting(8000, minimum=1, maximum=65535)
+    chief_timeout_minutes: float = setting(240.0, minimum=0.0)
+    seed: int = 1234
+
+
+@dataclass
 class DecodeConfig:
     """How replies are generated (each request or chat command may change any of these)."""
 
@@ -196,6 +228,7 @@ SECTIONS: dict[str, type] = {
     "lstm": LstmConfig,
     "transformer": TransformerConfig,
     "train": TrainConfig,
+    "tuner": TunerConfig,
     "decode": DecodeConfig,
     "eval": EvalConfig,
 }
@@ -213,6 +246,7 @@ class Config:
     lstm: LstmConfig = field(default_factory=LstmConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tuner: TunerConfig = field(default_factory=TunerConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
@@ -252,7 +286,7 @@ def format_value(value: Any, separator: str = ",") -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return f"{separator} ".join(value)
+        return f"{separator} ".join(str(item) for item in value)
     return str(value)
 
 
@@ -284,7 +318,9 @@ def parse_value(section: str, key: str, raw: str, annotation: Any, separator: st
         except ValueError:
             raise ConfigError(f"{where} = {raw!r} is not a number") from None
     if origin is list:
-        return [item.strip() for item in raw.replace("\n", separator).split(separator) if item.strip()]
+        items = [item.strip() for item in raw.replace("\n", separator).split(separator) if item.strip()]
+        item_type = typing.get_args(annotation)[0]
+        return [parse_value(section, key, item, item_type) for item in items]
     return raw
 
 
@@ -339,7 +375,7 @@ def _fits(value: Any, annotation: Any) -> bool:
     if annotation is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if typing.get_origin(annotation) is list:
-        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return isinstance(value, list) and all(_fits(item, typing.get_args(annotation)[0]) for item in value)
     return isinstance(value, str)
 
 

@@ -88,12 +88,13 @@ def cases_from_file(bot: Chatbot, path: str) -> list[EncodedCase]:
     return [encode(case) for case in load_cases(path)]
 
 
-def cases_from_dataset(bot: Chatbot, dataset: Dataset, count: int, distractors: int, seed: int) -> list[EncodedCase]:
-    """Cases from the test split, each with distractors drawn (seeded) from other conversations' answers."""
-    test = dataset.samples.of_split("test")
+def cases_from_dataset(bot: Chatbot, dataset: Dataset, count: int, distractors: int, seed: int,
+                       split: str = "test") -> list[EncodedCase]:
+    """Cases from a split, each with distractors drawn (seeded) from other conversations' answers."""
+    test = dataset.samples.of_split(split)
     if len(test) < 2 or len(np.unique(test.conversation)) < 2:
-        raise DatasetError("the test split is too small to build response-selection cases; "
-                           "prepare with samples.test_fraction > 0 or pass --candidates FILE")
+        raise DatasetError(f"the {split} split is too small to build response-selection cases; "
+                           f"prepare with samples.{split}_fraction > 0 or pass --candidates FILE")
     rng = np.random.default_rng(seed)
     chosen = rng.permutation(len(test))[:count]
     decode = bot.vocabulary.decode

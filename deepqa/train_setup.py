@@ -27,12 +27,18 @@ def load_dataset(config: Config, data_dir: str | None) -> Dataset:
     return Dataset.load(path)
 
 
-def new_training(config: Config, data_dir: str | None = None, run_name: str | None = None) -> Trainer:
-    """A trainer for a fresh run directory, its data settings taken from the dataset."""
+def adopt_dataset(config: Config, data_dir: str | None = None) -> Dataset:
+    """Load the dataset and take its data sections into ``config``: they describe how it was made."""
     dataset = load_dataset(config, data_dir)
     for section in DATA_SECTIONS:
         setattr(config, section, getattr(dataset.config, section))
     config.sources = dataset.config.sources
+    return dataset
+
+
+def new_training(config: Config, data_dir: str | None = None, run_name: str | None = None) -> Trainer:
+    """A trainer for a fresh run directory, its data settings taken from the dataset."""
+    dataset = adopt_dataset(config, data_dir)
     if is_chief():
         run_dir = create_run(config, dataset, run_name)
         update_latest(run_dir)

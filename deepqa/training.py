@@ -36,6 +36,7 @@ from deepqa.models import build_model
 from deepqa.models.embeddings import load_pretrained_embeddings
 from deepqa.run_bundle import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE
 from deepqa.schedules import WarmupInverseSqrt
+from deepqa.splits import SPLITS
 
 RESUME_DIR = "resume"
 SUM = tf.distribute.ReduceOp.SUM
@@ -106,8 +107,10 @@ class Progress:
 class Trainer:
     """Trains one model on one dataset into one run directory."""
 
-    def __init__(self, config: Config, dataset: Dataset, run_dir: Path, resume: bool = False):
+    def __init__(self, config: Config, dataset: Dataset, run_dir: Path, resume: bool = False,
+                 train_splits: tuple[str, ...] = ("train",)):
         self.config, self.dataset, self.run_dir = config, dataset, Path(run_dir)
+        self.train_splits = train_splits
         train = config.train
         self.strategy = make_strategy(train.distribution)  # first: collectives must be set up before other ops
         keras.utils.set_random_seed(train.seed)
@@ -141,7 +144,8 @@ class Trainer:
         common = dict(buckets=train.length_buckets, fixed_shapes=self.xla,
                       max_question_length=samples.max_question_length, max_answer_length=samples.max_answer_length)
         global_batch = train.batch_size * self.strategy.num_replicas_in_sync
-        train_samples = self.dataset.samples.of_split("train")
+        samples = self.dataset.samples
+        train_samples = samples.select(np.flatnonzero(np.isin(samples.split, [SPLITS.index(s) for s in self.train_splits])))
         valid_samples = self.dataset.samples.of_split("valid")
         if len(valid_samples) == 0:
             raise TrainingError("the dataset has no validation samples; prepare it with samples.valid_fraction > 0")
