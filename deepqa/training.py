@@ -31,7 +31,7 @@ from deepqa.dataset import Dataset
 from deepqa.decoding import Decoder, reply_texts
 from deepqa.errors import ConfigError, DeepQAError
 from deepqa.input_pipeline import make_dataset
-from deepqa.losses import correct_tokens, cross_entropy_sum, sampled_softmax_sum, token_mask
+from deepqa.losses import correct_tokens, cross_entropy_sum, sample_candidates, sampled_softmax_sum, token_mask
 from deepqa.models import build_model
 from deepqa.models.embeddings import load_pretrained_embeddings
 from deepqa.run_bundle import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE
@@ -163,27 +163,27 @@ class Trainer:
                 self.strategy.experimental_distribute_dataset(valid_set))
 
     # ---- steps --------------------------------------------------------------------------------------
-    def _loss_sum(self, inputs, targets, training: bool, smoothing: float = 0.0):
+    def _loss_sum(self, inputs, targets, training: bool, smoothing: float = 0.0, candidates=None):
         """(summed loss, correctly predicted tokens) of one batch; a sampled softmax skips the full logits."""
-        if training and self.config.train.sampled_softmax:
+        if candidates is not None:
             features = self.model.features(inputs, training=True)
             weights, biases = self.model.output_weights()
-            loss = sampled_softmax_sum(features, targets, weights, biases, self.config.train.sampled_softmax,
-                                       self.vocab_size)
-            return loss, tf.constant(-1.0)
+            return sampled_softmax_sum(features, targets, weights, biases, candidates), tf.constant(-1.0)
         logits = self.model(inputs, training=training)
         return cross_entropy_sum(logits, targets, smoothing), correct_tokens(logits, targets)
 
-    def _replica_gradients(self, inputs, targets):
+    def _replica_gradients(self, inputs, targets, candidates):
         tokens = tf.reduce_sum(token_mask(targets))
         with tf.GradientTape() as tape:
-            loss_sum, correct = self._loss_sum(inputs, targets, True, self.config.train.label_smoothing)
+            loss_sum, correct = self._loss_sum(inputs, targets, True, self.config.train.label_smoothing, candidates)
             scaled = self.optimizer.scale_loss(loss_sum / tf.maximum(tokens, 1.0))
         gradients = tape.gradient(scaled, self.model.trainable_variables)
         return gradients, loss_sum, correct, tokens
 
     def _replica_train_step(self, inputs, targets):
-        gradients, loss_sum, correct, tokens = self._gradients(inputs, targets)
+        candidates = (sample_candidates(targets, self.config.train.sampled_softmax, self.vocab_size)
+                      if self.config.train.sampled_softmax else None)
+        gradients, loss_sum, correct, tokens = self._gradients(inputs, targets, candidates)
         total_tokens = tf.distribute.get_replica_context().all_reduce(SUM, tokens)
         share = tokens / tf.maximum(total_tokens, 1.0)
         gradients = [_scale(g, share) for g in gradients]

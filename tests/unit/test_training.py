@@ -112,7 +112,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_path, d
 
 @pytest.mark.parametrize("options", [
     ("train.sampled_softmax=5", "train.label_smoothing=0.1"),
-    ("train.xla=true", "model.type=transformer"),
+    ("train.xla=true", "model.type=transformer", "train.sampled_softmax=5"),
     ("train.mixed_precision=true", "train.distribution=mirrored"),
     ("train.schedule=plateau", "train.plateau_patience=1", "train.plateau_factor=0.5", "train.learning_rate=1e-9",
      "model.type=gru", "lstm.attention=bahdanau"),
