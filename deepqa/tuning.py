@@ -21,6 +21,7 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
+from keras_tuner.src import config as keras_tuner_config
 import tensorflow as tf
 
 from deepqa import atomic
@@ -35,6 +36,7 @@ from deepqa.selection import recall_report
 from deepqa.training import Trainer, TrainingError
 
 SKIPPED = "skipped: "
+NEVER = 10**9  # keras-tuner aborts a search after this many failed trials in a row: skipped ones count too
 RESULTS_NAME = "results"
 
 
@@ -152,14 +154,15 @@ def make_tuner(config: Config, dataset: Dataset) -> DeepQATuner:
     unknown = set(settings.model_types) - {"lstm", "gru", "transformer"}
     if unknown or not settings.model_types:
         raise ConfigError(f"[tuner] model_types: {', '.join(sorted(unknown)) or 'empty'}; accepted: lstm, gru, transformer")
+    keras_tuner_config.DEBUG = False  # a failed or skipped trial is a row of the results table, not a traceback
     direction = "min" if settings.objective == "val_loss" else "max"
     objective = kt.Objective(settings.objective, direction)
     if settings.algorithm == "hyperband":
         oracle = ORACLES["hyperband"](objective=objective, max_epochs=settings.epochs_per_trial, seed=settings.seed,
-                                      max_consecutive_failed_trials=settings.max_trials)
+                                      max_consecutive_failed_trials=NEVER)
     else:
         oracle = ORACLES[settings.algorithm](objective=objective, max_trials=settings.max_trials, seed=settings.seed,
-                                            max_consecutive_failed_trials=settings.max_trials)
+                                            max_consecutive_failed_trials=NEVER)
     return DeepQATuner(config, dataset, oracle=oracle, directory=settings.directory,
                        project_name=settings.project_name, overwrite=settings.overwrite)
 
@@ -172,13 +175,22 @@ def results_table(tuner: DeepQATuner) -> list[dict]:
         metrics = trial.metrics
         def best(name):
             return metrics.get_best_value(name) if metrics.exists(name) else None
-        message = getattr(trial, "message", None) or ""
+        message = _reason(getattr(trial, "message", None) or "")
         status = "skipped" if message.startswith(SKIPPED) else str(trial.status).split(".")[-1].lower()
         rows.append({"trial": trial_id, "status": status, objective: best(objective),
                      "parameters": best("parameters"), "seconds": best("seconds"),
                      "hyperparameters": {k: v for k, v in trial.hyperparameters.values.items()},
                      "message": message.removeprefix(SKIPPED)})
     return rows
+
+
+def _reason(message: str) -> str:
+    """The reason a trial failed, from the traceback keras-tuner stores: its last line, without the class."""
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    return last.split("Error: ", 1)[1] if "Error: " in last else last
 
 
 def save_results(tuner: DeepQATuner, rows: list[dict]) -> tuple[Path, Path]:
