@@ -1,6 +1,6 @@
 """Decoding latency: p50 and p95 milliseconds per 20-token reply, greedy and beam-4, for each
-architecture of the `quick` profile, with deepqa's cached step against naive re-decoding of the whole
-prefix at every step, in the same run. Targets: cached greedy at least 5× faster than naive greedy;
+architecture of the `quick` profile, with deepqa's cached step (compiled with XLA as `[decode] xla`
+says, and also without) against naive re-decoding of the whole prefix at every step, in the same run. Targets: cached greedy at least 5× faster than naive greedy;
 cached beam-4 at most 3× the time of cached greedy. Prints one JSON line.
 
     python -m benchmarks.decode_latency [--quick]
@@ -69,9 +69,11 @@ def measure(architecture: str, replies: int) -> dict:
     # Exactly 20 tokens each, whatever the (untrained) model prefers: only speed is measured.
     common = dict(min_length=REPLY_TOKENS, max_length=REPLY_TOKENS, no_repeat_ngram_size=0, repetition_penalty=1.0)
     greedy, beam = DecodeConfig(strategy="greedy", **common), DecodeConfig(strategy="beam", beam_width=4, **common)
-    cached = Decoder(model, REPLY_TOKENS + 1)
-    naive = Decoder(NaiveModel(model), REPLY_TOKENS + 1)
+    cached = Decoder(model, REPLY_TOKENS + 1, xla=config.decode.xla)
+    cached_graph_only = Decoder(model, REPLY_TOKENS + 1, xla=False)
+    naive = Decoder(NaiveModel(model), REPLY_TOKENS + 1)  # its growing prefix cannot be XLA-compiled
     figures = {"cached_greedy": summary(timings(cached, questions, greedy)),
+               "cached_greedy_without_xla": summary(timings(cached_graph_only, questions, greedy)),
                "naive_greedy": summary(timings(naive, questions, greedy)),
                "cached_beam4": summary(timings(cached, questions, beam)),
                "naive_beam4": summary(timings(naive, questions, beam))}

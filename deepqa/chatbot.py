@@ -43,7 +43,7 @@ class Chatbot:
         self.run_dir, self.config, self.vocabulary, self.tokenizer = run_dir, config, vocabulary, tokenizer
         self.model, self.metrics = model, metrics
         self.max_answer_length = config.samples.max_answer_length + 1
-        self.decoder = Decoder(model, self.max_answer_length)
+        self.decoder = Decoder(model, self.max_answer_length, xla=config.decode.xla)
 
     @classmethod
     def load(cls, run_dir: str | Path, weights: str = "best") -> "Chatbot":

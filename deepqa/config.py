@@ -203,6 +203,7 @@ class DecodeConfig:
     max_length: int = setting(0, minimum=0)
     allow_unk: bool = False
     seed: int = -1
+    xla: bool = True
 
 
 @dataclass

@@ -51,31 +51,45 @@ class Decoder:
     per beam width. All other settings are tensors, so requests never trigger a new trace.
     """
 
-    def __init__(self, model: Seq2Seq, max_length: int):
+    def __init__(self, model: Seq2Seq, max_length: int, xla: bool = False):
         self.model = model
         self.max_length = max_length
         self.vocab_size = int(model.vocab_size)
+        self.xla = xla
+        self.question_length = model.deepqa_config.samples.max_question_length
         ids = tf.TensorSpec([None, None], tf.int32)
-        self._sample = tf.function(self._sample_graph, input_signature=[ids, _KNOB_SPECS])
+        self._sample = tf.function(self._sample_graph, input_signature=[ids, _KNOB_SPECS], jit_compile=xla)
         self._beams: dict[int, tf.types.experimental.GenericFunction] = {}
+
+    def _fixed_shape(self, encoder_ids: np.ndarray) -> np.ndarray:
+        """With XLA, which compiles once per shape: questions padded to the model's question length, and
+        the batch to a power of two, so that a handful of shapes serve every request."""
+        if not self.xla:
+            return encoder_ids
+        rows = 1 << max(0, int(len(encoder_ids) - 1).bit_length())
+        fixed = np.zeros((rows, self.question_length), dtype=np.int32)
+        width = min(encoder_ids.shape[1], self.question_length)
+        fixed[:len(encoder_ids), :width] = encoder_ids[:, :width]
+        return fixed
 
     def generate(self, encoder_ids: np.ndarray, options: DecodeConfig) -> list[list[Hypothesis]]:
         """For each row of ``encoder_ids`` (right-padded, at most the model's question length),
         ``options.num_answers`` hypotheses, best first."""
         options = checked_options(options, self.max_length)
         knobs = _knobs(options)
-        encoder_ids = tf.constant(encoder_ids, tf.int32)
-        count = int(encoder_ids.shape[0])
+        count = len(encoder_ids)
         if options.strategy == "beam":
             width = options.beam_width
             if width not in self._beams:
-                self._beams[width] = tf.function(lambda ids, k: self._beam_graph(ids, k, width),
+                self._beams[width] = tf.function(lambda ids, k: self._beam_graph(ids, k, width), jit_compile=self.xla,
                                                  input_signature=[tf.TensorSpec([None, None], tf.int32), _KNOB_SPECS])
-            history, scores, lengths = (t.numpy() for t in self._beams[width](encoder_ids, knobs))
+            outputs = self._beams[width](tf.constant(self._fixed_shape(np.asarray(encoder_ids))), knobs)
+            history, scores, lengths = (t.numpy()[:count * width] for t in outputs)
             groups = _hypotheses(history, scores, lengths).reshape(count, width)
         else:
-            repeated = tf.repeat(encoder_ids, options.num_answers, axis=0)
-            history, scores, lengths = (t.numpy() for t in self._sample(repeated, knobs))
+            repeated = np.repeat(np.asarray(encoder_ids), options.num_answers, axis=0)
+            outputs = self._sample(tf.constant(self._fixed_shape(repeated)), knobs)
+            history, scores, lengths = (t.numpy()[:len(repeated)] for t in outputs)
             groups = _hypotheses(history, scores, lengths).reshape(count, options.num_answers)
         return [sorted(group, key=lambda h: -h.score)[:options.num_answers] for group in groups.tolist()]
 
@@ -134,7 +148,9 @@ class Decoder:
             best, index = tf.math.top_k(totals, k=width)
             origin = tf.reshape(tf.range(batch)[:, None] * width + index // self.vocab_size, [-1])
             token = tf.reshape(index % self.vocab_size, [-1])
-            state = tf.nest.map_structure(lambda t: tf.gather(t, origin), state)
+            static = getattr(self.model, "static_state_keys", ())
+            state = {key: value if key in static else tf.nest.map_structure(lambda t: tf.gather(t, origin), value)
+                     for key, value in state.items()}
             history, seen, done, lengths = (tf.gather(t, origin) for t in (history, seen, done, lengths))
             history, seen, lengths, done = self._record(token, step, history, seen, lengths, done)
             return step + 1, tf.where(done, EOS, token), state, history, seen, done, tf.reshape(best, [-1]), lengths

@@ -47,7 +47,9 @@ def shape_scores(log_probs, history, seen, step, allow_unk, min_length, repetiti
     unk = tf.one_hot(UNK, vocab_size) * tf.cast(tf.logical_not(allow_unk), tf.float32)
     early_eos = tf.one_hot(EOS, vocab_size) * tf.cast(step < min_length, tf.float32)
     banned = tf.minimum(always + unk + early_eos, 1.0)[None, :]
-    banned = tf.maximum(banned, banned_ngram_tokens(history, step, no_repeat_size, vocab_size))
+    banned = tf.cond(no_repeat_size > 0,
+                     lambda: tf.maximum(banned, banned_ngram_tokens(history, step, no_repeat_size, vocab_size)),
+                     lambda: tf.tile(banned, [tf.shape(log_probs)[0], 1]))
     scores = log_probs - seen * tf.math.log(repetition_penalty)
     return tf.where(banned > 0, tf.constant(NEG_INF, scores.dtype), scores)
 
@@ -59,7 +61,9 @@ def restrict_for_sampling(scores, temperature, top_k, top_p):
     vocab_size = tf.shape(scores)[1]
 
     def keep_top_k():
-        kth_best = tf.math.top_k(scores, k=tf.minimum(top_k, vocab_size)).values[:, -1:]
+        # A full sort and a gather rather than top_k(k): shapes stay static, which XLA needs.
+        ordered = tf.sort(scores, direction="DESCENDING", axis=-1)
+        kth_best = tf.gather(ordered, tf.clip_by_value(top_k, 1, vocab_size) - 1, axis=1)[:, None]
         return tf.where(scores < kth_best, tf.constant(NEG_INF, scores.dtype), scores)
 
     def keep_nucleus(scores):

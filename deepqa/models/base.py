@@ -37,6 +37,10 @@ def register_model(*names: str):
 class Seq2Seq(keras.Model):
     """Base class of the encoder-decoders: training call, features, projection, encode, decode_step."""
 
+    # Entries of the decoding state that depend on the question alone (the same for every hypothesis of
+    # one question), so beam search never needs to reorder them.
+    static_state_keys: tuple[str, ...] = ()
+
     def __init__(self, vocab_size: int, config: Config, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size

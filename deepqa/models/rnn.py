@@ -21,6 +21,8 @@ from deepqa.models.base import Seq2Seq, register_model
 class RecurrentSeq2Seq(Seq2Seq):
     """LSTM or GRU encoder-decoder with attention; see the module docstring."""
 
+    static_state_keys = ("encoder_outputs", "keys", "mask")
+
     def __init__(self, vocab_size: int, config: Config, **kwargs):
         super().__init__(vocab_size, config, **kwargs)
         model, rnn = config.model, config.lstm

@@ -22,6 +22,8 @@ from deepqa.models.base import Seq2Seq, register_model
 class TransformerSeq2Seq(Seq2Seq):
     """keras-hub Transformer encoder-decoder; see the module docstring."""
 
+    static_state_keys = ("encoder_outputs", "mask", "cross_caches")
+
     def __init__(self, vocab_size: int, config: Config, **kwargs):
         super().__init__(vocab_size, config, **kwargs)
         model, settings = config.model, config.transformer

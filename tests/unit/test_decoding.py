@@ -124,3 +124,10 @@ def test_sampling_restriction_keeps_top_k_and_nucleus():
     assert kept(0, 0.7) == [True, True, False, False]
     assert kept(0, 0.5) == [True, False, False, False]
     assert kept(0, 1.0) == [True, True, True, True]
+
+
+def test_xla_compiled_generation_gives_the_same_replies(model):
+    plain, compiled = Decoder(model, 8), Decoder(model, 8, xla=True)
+    for options in (GREEDY, with_values("decode", GREEDY, {"strategy": "beam", "beam_width": 3, "num_answers": 2})):
+        expected = [[h.ids for h in group] for group in plain.generate(ENCODER, options)]
+        assert [[h.ids for h in group] for group in compiled.generate(ENCODER, options)] == expected
