@@ -111,8 +111,8 @@ def _run_options() -> argparse.ArgumentParser:
                         help="run directory to use (default: save/latest, the newest run)")
     parent.add_argument("--weights", choices=("best", "last"), default="best",
                         help="the weights of the lowest validation loss (best, default) or of the last epoch")
-    parent.add_argument("--set", dest="overrides", metavar="decode.KEY=VALUE", action="append", default=[],
-                        help="override a [decode] or [eval] setting of the run, e.g. --set decode.strategy=sample")
+    parent.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append", default=[],
+                        help="override a [decode], [eval] or [serve] setting, e.g. --set decode.strategy=sample")
     parent.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     return parent
 
@@ -125,14 +125,14 @@ def _load_bot(args: argparse.Namespace):
     bot = Chatbot.load(args.run, args.weights)
     for override in args.overrides:
         section, _, _ = parse_assignment(override)
-        if section not in ("decode", "eval"):
-            raise ConfigError(f"--set {override}: only [decode] and [eval] settings apply to a trained run")
+        if section not in ("decode", "eval", "serve"):
+            raise ConfigError(f"--set {override}: only [decode], [eval] and [serve] settings apply to a trained run")
     if args.overrides:
         from deepqa.config import load_config
         from deepqa.prepare import CONFIG_FILE
 
         updated = load_config(bot.run_dir / CONFIG_FILE, None, args.overrides)
-        bot.config.decode, bot.config.eval = updated.decode, updated.eval
+        bot.config.decode, bot.config.eval, bot.config.serve = updated.decode, updated.eval, updated.serve
     return bot
 
 
@@ -153,6 +153,42 @@ def run_evaluate(args: argparse.Namespace) -> int:
     path = write_report(bot, report, args.out)
     print(format_table(report))
     print(path)
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``deepqa serve``: the HTTP API and chat page, on a production WSGI server."""
+    import waitress
+
+    from serve.app import create_app
+
+    bot = _load_bot(args)
+    settings = bot.config.serve
+    host, port = args.host or settings.host, args.port or settings.port
+    app = create_app(bot.config, bot)
+    print(f"serving {bot.run_dir.name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)", flush=True)
+    waitress.serve(app, host=host, port=port, threads=settings.threads, ident="deepqa",
+                   max_request_body_size=settings.max_body_bytes)
+    return 0
+
+
+def run_export_log(args: argparse.Namespace) -> int:
+    """``deepqa export-log``: stored exchanges as a JSON Lines corpus that `deepqa prepare` reads."""
+    from deepqa import atomic
+    from serve.store import ConversationStore
+
+    config = _load(args)
+    path = Path(args.database or config.serve.database)
+    if not path.is_file():
+        from deepqa.errors import DatasetError
+
+        raise DatasetError(f"no conversation database at {str(path)!r}; serve a model first or pass --database")
+    rows = ConversationStore(path).exchanges(args.min_rating)
+    lines = [json.dumps({"turns": [*row["context"], row["question"], row["answer"]]}, ensure_ascii=False)
+             for row in rows]
+    atomic.write_text(args.out, "".join(line + "\n" for line in lines))
+    print(f"{len(lines)} exchanges written; prepare them with --set corpus.format=jsonl --set corpus.path={args.out}")
+    print(args.out)
     return 0
 
 
@@ -208,6 +244,24 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("--worker", action="store_true", help="run trials for the chief at [tuner] oracle_ip:oracle_port")
     tune.add_argument("--tuner-id", metavar="ID", help="this worker's name (default: worker-<pid>)")
     tune.set_defaults(handler=run_tune)
+    serve = commands.add_parser(
+        "serve", parents=[_run_options()], help="serve a trained run over HTTP (API and chat page)",
+        description="Serve a trained run with a production WSGI server (waitress): POST /api/v1/question, "
+                    "/api/v1/feedback, GET /api/v1/health, /api/v1/model, /api/v1/openapi.json, and a chat page at /. "
+                    "Concurrent questions are decoded in batches; every exchange is stored in [serve] database.",
+    )
+    serve.add_argument("--host", help="address to listen on (default: [serve] host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: [serve] port, 8000)")
+    serve.set_defaults(handler=run_serve)
+    export = commands.add_parser(
+        "export-log", parents=[_config_options()], help="write stored exchanges as a corpus to retrain on",
+        description="Write the exchanges stored by `deepqa serve` as JSON Lines ({\"turns\": [...]}), the jsonl "
+                    "corpus format of `deepqa prepare`, optionally only those rated at least --min-rating.",
+    )
+    export.add_argument("--out", required=True, metavar="FILE", help="the JSON Lines file to write")
+    export.add_argument("--min-rating", type=int, metavar="N", help="only exchanges whose ratings sum to at least N")
+    export.add_argument("--database", metavar="PATH", help="the conversation database (default: [serve] database)")
+    export.set_defaults(handler=run_export_log)
     chat = commands.add_parser(
         "chat", parents=[_run_options()], help="talk to a trained run in the console",
         description="Talk to a trained run. Interactive on a terminal, with multi-turn context and commands "

@@ -219,6 +219,27 @@ class EvalConfig:
     seed: int = 1234
 
 
+@dataclass
+class ServeConfig:
+    """The HTTP service: address, batching, limits, sessions and the conversation store."""
+
+    host: str = "127.0.0.1"
+    port: int = setting(8000, minimum=1, maximum=65535)
+    threads: int = setting(16, minimum=1)
+    max_batch: int = setting(16, minimum=1)
+    max_wait_ms: float = setting(10.0, minimum=0.0)
+    max_queue: int = setting(256, minimum=1)
+    max_question_chars: int = setting(1000, minimum=1)
+    max_body_bytes: int = setting(65536, minimum=256)
+    request_timeout_s: float = setting(30.0, minimum=0.1)
+    api_key: str = ""
+    rate_limit_per_minute: int = setting(0, minimum=0)
+    session_turns: int = setting(6, minimum=0)
+    session_max_age_s: float = setting(1800.0, minimum=1.0)
+    max_sessions: int = setting(10000, minimum=1)
+    database: str = "save/conversations.sqlite3"
+
+
 # Section name -> dataclass. Later stages add their sections here.
 SECTIONS: dict[str, type] = {
     "corpus": CorpusConfig,
@@ -232,6 +253,7 @@ SECTIONS: dict[str, type] = {
     "tuner": TunerConfig,
     "decode": DecodeConfig,
     "eval": EvalConfig,
+    "serve": ServeConfig,
 }
 
 
@@ -250,6 +272,7 @@ class Config:
     tuner: TunerConfig = field(default_factory=TunerConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     profiles: dict[str, dict[str, str]] = field(default_factory=dict)
     origin: str = "built-in defaults"

@@ -1,0 +1,207 @@
+"""The ``/api/v1`` blueprint: question, feedback, health, model and the OpenAPI document.
+
+Every error is JSON ``{"error": {"code": ..., "message": ...}}`` with its HTTP status; no user input
+can produce a 500 or an HTML page.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections import defaultdict, deque
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import asdict
+
+from flask import Blueprint, current_app, jsonify, request
+
+from deepqa.config import with_values
+from deepqa.errors import ConfigError
+from serve.batcher import QueueFull
+from serve.openapi import openapi_document
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+DECODING_KEYS = ("strategy", "beam_width", "top_k", "top_p", "temperature", "num_answers", "max_length",
+                 "length_penalty", "no_repeat_ngram_size", "repetition_penalty", "min_length")
+
+
+class ApiError(Exception):
+    """An error answered as JSON with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str):
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+@api.errorhandler(ApiError)
+def _api_error(error: ApiError):
+    return error_response(error.status, error.code, error.message)
+
+
+def _state():
+    return current_app.extensions["deepqa"]
+
+
+@api.before_request
+def _authorize_and_limit():
+    state = _state()
+    settings = state.config.serve
+    if settings.api_key:
+        header = request.headers.get("Authorization", "")
+        token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+        if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
+            raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <api key>' header is required")
+    if settings.rate_limit_per_minute:
+        state.rate_limiter.check(request.remote_addr or "unknown", settings.rate_limit_per_minute)
+
+
+class RateLimiter:
+    """Requests per client address over the last minute."""
+
+    def __init__(self):
+        self._seen: dict[str, deque] = defaultdict(deque)
+
+    def check(self, client: str, limit: int) -> None:
+        now = time.monotonic()
+        seen = self._seen[client]
+        while seen and now - seen[0] > 60:
+            seen.popleft()
+        if len(seen) >= limit:
+            raise ApiError(429, "rate_limited", f"more than {limit} requests in a minute from this client")
+        seen.append(now)
+
+
+def _json_body() -> dict:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "bad_json", "the body must be a JSON object")
+    return body
+
+
+def _text(body: dict, key: str, required: bool = False) -> str | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ApiError(400, "missing_field", f"'{key}' is required")
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, "wrong_type", f"'{key}' must be a string")
+    return value
+
+
+def _question(body: dict, limit: int) -> str:
+    question = _text(body, "question") if "question" in body else _text(body, "message")
+    if question is None:
+        raise ApiError(400, "missing_field", "'question' is required")
+    if not question.strip():
+        raise ApiError(400, "empty_question", "'question' must not be empty")
+    if len(question) > limit:
+        raise ApiError(413, "question_too_long", f"'question' is longer than {limit} characters")
+    return question
+
+
+def _context(body: dict, limit: int) -> list[str] | None:
+    context = body.get("context")
+    if context is None:
+        return None
+    if not isinstance(context, list) or not all(isinstance(turn, str) for turn in context):
+        raise ApiError(400, "wrong_type", "'context' must be a list of strings")
+    if sum(len(turn) for turn in context) > 10 * limit:
+        raise ApiError(413, "context_too_long", f"'context' is longer than {10 * limit} characters")
+    return context
+
+
+def _options(body: dict, base):
+    decoding = body.get("decoding") or {}
+    if not isinstance(decoding, dict):
+        raise ApiError(400, "wrong_type", "'decoding' must be an object")
+    unknown = sorted(set(decoding) - set(DECODING_KEYS))
+    if unknown:
+        raise ApiError(400, "bad_decoding", f"unknown decoding option '{unknown[0]}'; accepted: {', '.join(DECODING_KEYS)}")
+    try:
+        options = with_values("decode", base, decoding)
+        if options.strategy == "beam" and options.num_answers > options.beam_width:
+            raise ConfigError(f"num_answers {options.num_answers} must not exceed beam_width {options.beam_width}")
+    except ConfigError as exc:
+        raise ApiError(400, "bad_decoding", str(exc).replace("[decode] ", "")) from None
+    return options
+
+
+@api.post("/question")
+def question():
+    state = _state()
+    settings = state.config.serve
+    body = _json_body()
+    text = _question(body, settings.max_question_chars)
+    context = _context(body, settings.max_question_chars)
+    session_id = _text(body, "session_id")
+    if state.bot is None:
+        raise ApiError(503, "no_model", "no model is loaded")
+    options = _options(body, state.bot.config.decode)
+    if context is None and session_id:
+        context = state.sessions.context(session_id)
+    started = time.perf_counter()
+    try:
+        future = state.batcher.submit(text, context, options)
+    except QueueFull:
+        raise ApiError(429, "queue_full", "too many questions are waiting; try again shortly") from None
+    try:
+        reply = future.result(timeout=settings.request_timeout_s)
+    except FutureTimeout:
+        raise ApiError(503, "timeout", f"no answer within {settings.request_timeout_s} s") from None
+    latency_ms = round(1000 * (time.perf_counter() - started), 2)
+    if session_id:
+        state.sessions.add(session_id, text, reply.text)
+    decoding = {key: getattr(options, key) for key in DECODING_KEYS}
+    exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
+                                     state.model_name)
+    answer = {"answer": reply.text, "exchange_id": exchange_id, "model": state.model_name, "latency_ms": latency_ms}
+    if options.num_answers > 1:
+        answer["answers"] = [{"text": a.text, "score": a.score} for a in reply.answers]
+    return jsonify(answer)
+
+
+@api.post("/feedback")
+def feedback():
+    body = _json_body()
+    exchange_id = _text(body, "exchange_id", required=True)
+    rating = body.get("rating")
+    if rating not in (1, -1) or isinstance(rating, bool):
+        raise ApiError(400, "bad_rating", "'rating' must be 1 or -1")
+    comment = _text(body, "comment")
+    if comment is not None and len(comment) > 2000:
+        raise ApiError(413, "comment_too_long", "'comment' is longer than 2000 characters")
+    if not _state().store.add_feedback(exchange_id, rating, comment):
+        raise ApiError(404, "unknown_exchange", f"no exchange {exchange_id!r}")
+    return jsonify({"status": "recorded"})
+
+
+@api.get("/health")
+def health():
+    state = _state()
+    return jsonify({"status": "ok" if state.bot is not None else "no_model", "model": state.model_name})
+
+
+@api.get("/model")
+def model():
+    state = _state()
+    if state.bot is None:
+        raise ApiError(503, "no_model", "no model is loaded")
+    bot, metrics = state.bot, state.bot.metrics
+    return jsonify({"name": state.model_name, "architecture": bot.config.model.type,
+                    "vocabulary_size": len(bot.vocabulary), "parameters": int(bot.model.count_params()),
+                    "tokenizer": bot.config.tokenizer.type, "decoding": asdict(bot.config.decode),
+                    "training": {key: metrics.get(key) for key in ("epochs_completed", "best_epoch", "best_val_loss",
+                                                                   "best_val_perplexity", "stopped")}})
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())

@@ -1,0 +1,70 @@
+"""``create_app``: the Flask application that serves one trained run.
+
+The chatbot is loaded once per process; one batcher thread decodes the questions of all request
+threads; sessions live in memory, exchanges and feedback in SQLite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from deepqa.chatbot import Chatbot
+from deepqa.config import Config
+from serve.api import RateLimiter, api, error_response
+from serve.batcher import RequestBatcher
+from serve.sessions import SessionStore
+from serve.store import ConversationStore
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@dataclass
+class ServingState:
+    """What the request handlers share."""
+
+    config: Config
+    bot: Chatbot | None
+    model_name: str
+    batcher: RequestBatcher | None
+    sessions: SessionStore
+    store: ConversationStore
+    rate_limiter: RateLimiter
+
+
+def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
+    """The application for ``bot`` (None: every question is answered 503), configured by ``config.serve``."""
+    settings = config.serve
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False
+
+    def answer(jobs):
+        return bot.reply_batch([(job.question, job.context) for job in jobs], jobs[0].options)
+
+    batcher = (RequestBatcher(answer, settings.max_batch, settings.max_wait_ms, settings.max_queue)
+               if bot is not None else None)
+    app.extensions["deepqa"] = ServingState(
+        config=config, bot=bot, model_name=bot.run_dir.name if bot else "none", batcher=batcher,
+        sessions=SessionStore(settings.session_turns, settings.session_max_age_s, settings.max_sessions),
+        store=ConversationStore(settings.database), rate_limiter=RateLimiter())
+    app.register_blueprint(api)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        code = {413: "body_too_large", 404: "not_found", 405: "method_not_allowed"}.get(error.code, "http_error")
+        return error_response(error.code or 500, code, error.description or error.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        app.logger.exception("unexpected error")
+        return error_response(500, "internal", "the server could not answer; the error has been logged")
+
+    @app.get("/")
+    def chat_page():
+        return send_from_directory(STATIC, "index.html")
+
+    return app

@@ -1,0 +1,59 @@
+"""The OpenAPI 3 document of the ``/api/v1`` endpoints."""
+
+from __future__ import annotations
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+DECODING = {"type": "object", "additionalProperties": False, "properties": {
+    "strategy": {"type": "string", "enum": ["greedy", "beam", "sample"]},
+    "beam_width": {"type": "integer", "minimum": 1, "maximum": 64},
+    "num_answers": {"type": "integer", "minimum": 1, "maximum": 64},
+    "top_k": {"type": "integer", "minimum": 0},
+    "top_p": {"type": "number", "minimum": 0.01, "maximum": 1},
+    "temperature": {"type": "number", "minimum": 0.01, "maximum": 100},
+    "max_length": {"type": "integer", "minimum": 0},
+    "min_length": {"type": "integer", "minimum": 0},
+    "length_penalty": {"type": "number", "minimum": 0, "maximum": 5},
+    "no_repeat_ngram_size": {"type": "integer", "minimum": 0, "maximum": 6},
+    "repetition_penalty": {"type": "number", "minimum": 1, "maximum": 10}}}
+
+
+def _errors(*statuses: int) -> dict:
+    return {str(s): {"description": "error", "content": {"application/json": {"schema": ERROR}}} for s in statuses}
+
+
+def _json(schema: dict, description: str = "ok") -> dict:
+    return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+def openapi_document() -> dict:
+    """The API described in OpenAPI 3.0."""
+    question = {"type": "object", "properties": {
+        "question": {"type": "string", "minLength": 1}, "message": {"type": "string", "minLength": 1},
+        "context": {"type": "array", "items": {"type": "string"}}, "session_id": {"type": "string"},
+        "decoding": DECODING}}
+    answer = {"type": "object", "required": ["answer", "exchange_id", "model", "latency_ms"], "properties": {
+        "answer": {"type": "string"}, "exchange_id": {"type": "string"}, "model": {"type": "string"},
+        "latency_ms": {"type": "number"},
+        "answers": {"type": "array", "items": {"type": "object", "properties": {
+            "text": {"type": "string"}, "score": {"type": "number"}}}}}}
+    feedback = {"type": "object", "required": ["exchange_id", "rating"], "properties": {
+        "exchange_id": {"type": "string"}, "rating": {"type": "integer", "enum": [1, -1]},
+        "comment": {"type": "string"}}}
+    body = lambda schema: {"required": True, "content": {"application/json": {"schema": schema}}}  # noqa: E731
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "deepqa", "version": "1", "description": "Ask a trained seq2seq chatbot."},
+        "paths": {
+            "/api/v1/question": {"post": {"summary": "Answer a question", "requestBody": body(question),
+                                          "responses": {**_json(answer), **_errors(400, 401, 413, 415, 429, 503)}}},
+            "/api/v1/feedback": {"post": {"summary": "Rate an answer", "requestBody": body(feedback),
+                                          "responses": {**_json({"type": "object"}), **_errors(400, 401, 404, 413, 415, 429)}}},
+            "/api/v1/health": {"get": {"summary": "Liveness", "responses": {**_json({"type": "object"}), **_errors(401, 429)}}},
+            "/api/v1/model": {"get": {"summary": "The loaded model", "responses": {**_json({"type": "object"}),
+                                                                                 **_errors(401, 429, 503)}}},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {**_json({"type": "object"}),
+                                                                                       **_errors(401, 429)}}},
+        },
+    }

@@ -1,0 +1,156 @@
+"""The HTTP API through Flask's test client: answers, every error status, API key, sessions, feedback,
+the SQLite store and its export, and batched answers equal to unbatched ones."""
+
+import dataclasses
+import json
+import threading
+
+import pytest
+
+from deepqa.chatbot import Chatbot
+from deepqa.cli import main
+from deepqa.config import with_values
+from deepqa.train_setup import new_training
+from serve.app import create_app
+from serve.sessions import SessionStore
+from serve.store import ConversationStore
+from tests.conftest import TINY_MODEL, make_config, prepare_pairs
+
+PAIRS = [(f"question {i} about {i % 5}?", f"answer {i % 7} for {i}.") for i in range(60)]
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("serve")
+    data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2")
+    trainer = new_training(make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}", "decode.xla=false"),
+                           str(data), "tiny")
+    trainer.fit()
+    return Chatbot.load(trainer.run_dir)
+
+
+def make_client(bot, tmp_path, **serve):
+    config = dataclasses.replace(bot.config, serve=with_values(
+        "serve", bot.config.serve, {"database": str(tmp_path / "db.sqlite3"), **serve}))
+    app = create_app(config, bot)
+    return app.test_client(), app
+
+
+def test_question_answer_and_deepqa2_message(bot, tmp_path):
+    client, _ = make_client(bot, tmp_path)
+    reply = client.post("/api/v1/question", json={"question": "question 3 about 3?"})
+    assert reply.status_code == 200
+    body = reply.get_json()
+    assert set(body) == {"answer", "exchange_id", "model", "latency_ms"} and body["model"] == "tiny"
+    legacy = client.post("/api/v1/question", json={"message": "question 3 about 3?"})
+    assert legacy.status_code == 200 and legacy.get_json()["answer"] == body["answer"]
+    several = client.post("/api/v1/question", json={"question": "hi", "decoding": {"strategy": "beam", "beam_width": 3,
+                                                                                    "num_answers": 3}})
+    answers = several.get_json()["answers"]
+    assert len(answers) == 3 and [a["score"] for a in answers] == sorted((a["score"] for a in answers), reverse=True)
+
+
+@pytest.mark.parametrize("request_kwargs, status, code", [
+    ({"data": "{not json", "content_type": "application/json"}, 400, "bad_json"),
+    ({"json": ["a list"]}, 400, "bad_json"),
+    ({"json": {}}, 400, "missing_field"),
+    ({"json": {"question": "   "}}, 400, "empty_question"),
+    ({"json": {"question": 42}}, 400, "wrong_type"),
+    ({"json": {"question": "hi", "context": "not a list"}}, 400, "wrong_type"),
+    ({"json": {"question": "hi", "decoding": {"beam_width": 0}}}, 400, "bad_decoding"),
+    ({"json": {"question": "hi", "decoding": {"top_p": "high"}}}, 400, "bad_decoding"),
+    ({"json": {"question": "hi", "decoding": {"beams": 3}}}, 400, "bad_decoding"),
+    ({"json": {"question": "x" * 1001}}, 413, "question_too_long"),
+    ({"data": "question=hi", "content_type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
+    ({"json": {"question": "x" * 70000}}, 413, "body_too_large"),
+])
+def test_errors_are_json_with_the_right_status(bot, tmp_path, request_kwargs, status, code):
+    client, _ = make_client(bot, tmp_path)
+    reply = client.post("/api/v1/question", **request_kwargs)
+    assert reply.status_code == status and reply.is_json
+    assert reply.get_json()["error"]["code"] == code and reply.get_json()["error"]["message"]
+
+
+def test_unknown_paths_and_methods_are_json(bot, tmp_path):
+    client, _ = make_client(bot, tmp_path)
+    assert client.get("/api/v1/nothing").get_json()["error"]["code"] == "not_found"
+    assert client.get("/api/v1/question").status_code == 405
+
+
+def test_no_model_is_503(tmp_path):
+    config = make_config(f"serve.database={tmp_path / 'db.sqlite3'}")
+    client = create_app(config, None).test_client()
+    assert client.post("/api/v1/question", json={"question": "hi"}).status_code == 503
+    assert client.get("/api/v1/health").get_json()["status"] == "no_model"
+
+
+def test_api_key_and_rate_limit(bot, tmp_path):
+    client, _ = make_client(bot, tmp_path, api_key="s3cret", rate_limit_per_minute=3)
+    assert client.get("/api/v1/health").status_code == 401
+    assert client.get("/api/v1/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    good = {"Authorization": "Bearer s3cret"}
+    assert client.get("/api/v1/health", headers=good).status_code == 200
+    assert client.get("/api/v1/model", headers=good).get_json()["vocabulary_size"] == len(bot.vocabulary)
+    client.get("/api/v1/health", headers=good)
+    limited = client.get("/api/v1/health", headers=good)
+    assert limited.status_code == 429 and limited.get_json()["error"]["code"] == "rate_limited"
+
+
+def test_sessions_carry_context(bot, tmp_path):
+    client, app = make_client(bot, tmp_path)
+    client.post("/api/v1/question", json={"question": "question 1 about 1?", "session_id": "s1"})
+    sessions = app.extensions["deepqa"].sessions
+    assert sessions.context("s1")[0] == "question 1 about 1?" and len(sessions.context("s1")) == 2
+    assert sessions.context("other") == []
+    clock = [0.0]
+    bounded = SessionStore(turns=4, max_age_s=10, max_sessions=2, clock=lambda: clock[0])
+    for turn in range(3):
+        bounded.add("a", f"q{turn}", f"a{turn}")
+    assert bounded.context("a") == ["q1", "a1", "q2", "a2"]
+    bounded.add("b", "q", "a")
+    bounded.add("c", "q", "a")
+    assert bounded.context("a") == []  # the least recently used of three sessions was dropped
+    clock[0] = 11
+    assert bounded.context("c") == []  # expired
+
+
+def test_feedback_store_and_export_round_trip(bot, tmp_path):
+    client, _ = make_client(bot, tmp_path)
+    ids = [client.post("/api/v1/question", json={"question": f"question {i} about {i}?", "context": ["hello"]})
+           .get_json()["exchange_id"] for i in range(3)]
+    assert client.post("/api/v1/feedback", json={"exchange_id": ids[0], "rating": 1, "comment": "good"}).status_code == 200
+    assert client.post("/api/v1/feedback", json={"exchange_id": ids[1], "rating": -1}).status_code == 200
+    assert client.post("/api/v1/feedback", json={"exchange_id": ids[1], "rating": 2}).status_code == 400
+    assert client.post("/api/v1/feedback", json={"exchange_id": "nope", "rating": 1}).status_code == 404
+    store = ConversationStore(tmp_path / "db.sqlite3")
+    assert [row["rating"] for row in store.exchanges()] == [1, -1, 0]
+    out = tmp_path / "log.jsonl"
+    assert main(["export-log", "--database", str(tmp_path / "db.sqlite3"), "--out", str(out), "--min-rating", "1"]) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 1 and lines[0]["turns"][:2] == ["hello", "question 0 about 0?"]
+    config = make_config("corpus.format=jsonl", f"corpus.path={out}", "samples.valid_fraction=0", "samples.test_fraction=0")
+    from deepqa.prepare import prepare
+
+    assert prepare(config, tmp_path / "retrain")["pairs"]["kept"] == 2
+
+
+def test_batched_answers_equal_unbatched(bot, tmp_path):
+    client, _ = make_client(bot, tmp_path, max_batch=8, max_wait_ms=200)
+    questions = [f"question {i} about {i % 5}?" for i in range(8)]
+    alone = {q: client.post("/api/v1/question", json={"question": q}).get_json()["answer"] for q in questions}
+    batched_client, app = make_client(bot, tmp_path, max_batch=8, max_wait_ms=200)
+    sizes = []
+    original = app.extensions["deepqa"].batcher.answer
+    app.extensions["deepqa"].batcher.answer = lambda jobs: sizes.append(len(jobs)) or original(jobs)
+    results = {}
+
+    def ask(question):
+        results[question] = batched_client.post("/api/v1/question", json={"question": question}).get_json()["answer"]
+
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == alone
+    assert max(sizes) > 1
