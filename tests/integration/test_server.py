@@ -1,0 +1,163 @@
+"""The real WSGI server, started by `deepqa serve` on a free port and called over HTTP: answers,
+concurrency, a kill -9 mid-traffic that loses no committed exchange, and the chat page in Chromium."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, make_config, prepare_pairs
+
+pytestmark = pytest.mark.integration
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+PAIRS = [(f"question {i} about {i % 5}?", f"answer {i % 7} for {i}.") for i in range(60)]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(url, body=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from deepqa.train_setup import new_training
+
+    folder = tmp_path_factory.mktemp("server")
+    data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2")
+    trainer = new_training(make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}"), str(data), "tiny")
+    trainer.fit()
+    return trainer.run_dir
+
+
+class Server:
+    """`deepqa serve` in a subprocess, ready when /api/v1/health answers."""
+
+    def __init__(self, run, database, *extra):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(self.port),
+             "--set", f"serve.database={database}", *extra], cwd=PROJECT_ROOT, env=ENV,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(240):
+            try:
+                if call(self.url + "/api/v1/health", timeout=2)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise AssertionError("the server did not start")
+
+    def stop(self, sig=signal.SIGTERM):
+        self.process.send_signal(sig)
+        self.process.wait(timeout=30)
+
+
+def test_real_server_answers_over_http(run, tmp_path):
+    server = Server(run, tmp_path / "db.sqlite3")
+    try:
+        status, body = call(server.url + "/api/v1/question", {"question": "question 2 about 2?"})
+        assert status == 200 and isinstance(body["answer"], str) and body["model"] == "tiny"
+        assert call(server.url + "/api/v1/question", {"question": ""})[0] == 400
+        assert call(server.url + "/api/v1/openapi.json")[1]["openapi"].startswith("3.")
+        results = []
+        threads = [threading.Thread(target=lambda i=i: results.append(
+            call(server.url + "/api/v1/question", {"question": f"question {i} about {i % 5}?"})[0])) for i in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [200] * 12
+        with urllib.request.urlopen(server.url + "/", timeout=10) as page:
+            assert b"/api/v1/question" in page.read()
+    finally:
+        server.stop()
+
+
+def test_kill_9_mid_traffic_loses_no_committed_exchange(run, tmp_path):
+    database = tmp_path / "db.sqlite3"
+    server = Server(run, database)
+    answered, stop = [], threading.Event()
+
+    def traffic():
+        while not stop.is_set():
+            try:
+                status, body = call(server.url + "/api/v1/question", {"question": "question 1 about 1?"}, timeout=60)
+                if status == 200:
+                    answered.append(body["exchange_id"])
+            except OSError:  # the server was killed under this request
+                return
+
+    threads = [threading.Thread(target=traffic) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    deadline = time.time() + 120
+    while len(answered) < 8 and time.time() < deadline:  # the first replies wait for compilation
+        time.sleep(0.2)
+    server.stop(signal.SIGKILL)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert answered
+    connection = sqlite3.connect(database)
+    assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    stored = {row[0] for row in connection.execute("SELECT id FROM exchanges")}
+    assert set(answered) <= stored
+
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
+def test_chat_page_in_headless_chromium(run, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = Server(run, tmp_path / "db.sqlite3")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.get(server.url + "/")
+        for count, question in enumerate(("question 1 about 1?", "question 2 about 2?"), start=1):
+            browser.find_element(By.ID, "question").send_keys(question)
+            browser.find_element(By.ID, "send").click()
+            WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+        bot_turn = browser.find_elements(By.CSS_SELECTOR, ".turn.bot")[0]
+        bot_turn.find_element(By.CSS_SELECTOR, "button.rate").click()
+        WebDriverWait(browser, 30).until(lambda b: bot_turn.get_attribute("data-rated") == "1")
+        browser.save_screenshot(str(tmp_path / "chat.png"))
+    finally:
+        browser.quit()
+        server.stop()
+    connection = sqlite3.connect(tmp_path / "db.sqlite3")
+    contexts = [json.loads(row[0]) for row in connection.execute("SELECT context FROM exchanges ORDER BY time")]
+    assert contexts[0] == [] and contexts[1][0] == "question 1 about 1?"  # the page sends the conversation along
+    assert connection.execute("SELECT rating FROM feedback").fetchall() == [(1,)]
