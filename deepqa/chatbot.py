@@ -102,6 +102,16 @@ class Chatbot:
             replies.append(Reply(answers[0].text if answers else "", answers))
         return replies
 
+    def warm_up(self, max_batch: int) -> None:
+        """Compile generation for every batch size a server may see (powers of two up to ``max_batch``), so
+        that no request waits for a compilation."""
+        size = 1
+        while True:
+            self.reply_batch([("hello", None)] * size)
+            if size >= max_batch:
+                return
+            size *= 2
+
     def reply(self, question: str, context: Sequence[str] | None = None, **decoding) -> Reply:
         """The reply to ``question`` (after ``context``, the previous turns); ``decoding`` overrides ``[decode]``."""
         return self.reply_batch([(question, context)], self.options(decoding))[0]

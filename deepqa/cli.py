@@ -165,6 +165,8 @@ def run_serve(args: argparse.Namespace) -> int:
     bot = _load_bot(args)
     settings = bot.config.serve
     host, port = args.host or settings.host, args.port or settings.port
+    print(f"compiling generation for batches of up to {settings.max_batch} questions", flush=True)
+    bot.warm_up(settings.max_batch)
     app = create_app(bot.config, bot)
     print(f"serving {bot.run_dir.name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)", flush=True)
     waitress.serve(app, host=host, port=port, threads=settings.threads, ident="deepqa",

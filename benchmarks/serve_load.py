@@ -1,0 +1,153 @@
+"""Serving under load: `deepqa serve` on 127.0.0.1 driven by 1 and by 16 concurrent clients for a fixed
+time, with request batching on and off in the same run. Prints one JSON line: requests per second,
+p50 and p99 latency, errors, and the server's peak memory. Targets with 16 clients: batching at least
+3× the requests per second of no batching, zero errors, p99 under 1 s for the `quick` model.
+
+    python -m benchmarks.serve_load [--quick] [--run RUN_DIR]
+
+Without --run, a `quick`-sized model is built untrained (speed does not depend on training) in a
+temporary run directory from the quick dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import PROJECT_ROOT
+
+QUESTIONS = ["hello!", "how are you?", "what do you do for fun?", "where are you from?", "do you like music?",
+             "what did you do today?", "tell me about your family.", "what is your favorite food?"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def untrained_quick_run(folder: Path, data_dir: Path) -> Path:
+    """A run directory holding a quick-sized model with its initial weights."""
+    from deepqa.config import load_config
+    from deepqa.dataset import Dataset
+    from deepqa.models import build_model
+    from deepqa.prepare import prepare
+    from deepqa.run_bundle import BEST_WEIGHTS, create_run
+    from deepqa.train_setup import DATA_SECTIONS
+
+    if not (data_dir / "samples.npz").is_file():
+        prepare(load_config(None, "quick"), data_dir)
+    dataset = Dataset.load(data_dir)
+    config = load_config(None, "quick", [f"train.save_dir={folder}"])
+    for section in DATA_SECTIONS:
+        setattr(config, section, getattr(dataset.config, section))
+    run_dir = create_run(config, dataset, "quick-untrained")
+    build_model(config, len(dataset.vocabulary)).save_weights(run_dir / BEST_WEIGHTS)
+    return run_dir
+
+
+def _peak_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
+def _ask(url: str, question: str) -> tuple[bool, float]:
+    body = json.dumps({"question": question}).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            ok = reply.status == 200 and "answer" in json.loads(reply.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        ok = False
+    return ok, time.perf_counter() - started
+
+
+def drive(url: str, clients: int, seconds: float) -> dict:
+    """Requests per second, latency percentiles and errors of ``clients`` looping clients."""
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int):
+        turn = index
+        while time.perf_counter() < deadline:
+            ok, latency = _ask(url, QUESTIONS[turn % len(QUESTIONS)])
+            turn += 1
+            with lock:
+                latencies.append(latency) if ok else None
+                errors[0] += 0 if ok else 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    values = np.array(latencies) * 1000 if latencies else np.zeros(1)
+    return {"requests_per_second": round(len(latencies) / elapsed, 2), "p50_ms": round(float(np.percentile(values, 50)), 1),
+            "p99_ms": round(float(np.percentile(values, 99)), 1), "errors": errors[0], "requests": len(latencies)}
+
+
+def measure(run_dir: Path, database: Path, batching: bool, seconds: float) -> dict:
+    """Start a server (batching on or off), warm it up, drive it with 1 and 16 clients."""
+    port = _free_port()
+    settings = ["serve.max_batch=16", "serve.max_wait_ms=10"] if batching else ["serve.max_batch=1", "serve.max_wait_ms=0"]
+    command = [sys.executable, "-m", "deepqa", "serve", "--run", str(run_dir), "--port", str(port),
+               "--set", f"serve.database={database}", "--set", "serve.max_queue=1024",
+               *sum((["--set", s] for s in settings), [])]
+    server = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/api/v1/question"
+    try:
+        for _ in range(240):
+            if _ask(url, "hello")[0]:
+                break
+            time.sleep(0.5)
+        drive(url, 16, min(seconds, 20))  # warm-up: every batch size compiles once
+        result = {"clients_1": drive(url, 1, seconds), "clients_16": drive(url, 16, seconds)}
+        result["server_peak_mib"] = _peak_rss_mib(server.pid)
+        return result
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--run", help="a trained run to serve (default: an untrained quick-sized model)")
+    parser.add_argument("--data", default="data/chitchat-quick", help="dataset of the quick profile (made if missing)")
+    args = parser.parse_args()
+    seconds = 8 if args.quick else 20
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir = Path(args.run) if args.run else untrained_quick_run(Path(folder), Path(args.data))
+        batched = measure(run_dir, Path(folder) / "batched.sqlite3", True, seconds)
+        unbatched = measure(run_dir, Path(folder) / "unbatched.sqlite3", False, seconds)
+    ratio = batched["clients_16"]["requests_per_second"] / max(unbatched["clients_16"]["requests_per_second"], 1e-9)
+    print(json.dumps({"benchmark": "serve_load", "seconds_per_figure": seconds, "batching": batched,
+                      "no_batching": unbatched, "ratio_16_clients": round(ratio, 2),
+                      "targets": {"ratio_16_clients": ">= 3", "errors": 0, "p99_ms_16_clients": "< 1000"}}))
+
+
+if __name__ == "__main__":
+    main()
