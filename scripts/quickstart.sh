@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# From a fresh clone to a trained chatbot: creates .venv, installs deepqa, prepares the built-in chitchat
-# corpus and trains the `quick` profile (about 15 minutes on 2 CPU cores). Extra arguments go to `deepqa train`.
+# From a fresh clone to a chatbot you can talk to: creates .venv, installs deepqa, prepares the built-in
+# chitchat corpus, trains the `quick` profile (about 15 minutes on 2 CPU cores), then serves it on
+# http://127.0.0.1:8000/ until Ctrl-C. Extra arguments go to `deepqa train`.
 source "$(dirname "$0")/_venv.sh"
 deepqa prepare --profile quick
-deepqa train --profile quick "$@"
+run_dir=$(deepqa train --profile quick "$@" | tee /dev/stderr | tail -n 1)
+cat <<EOT
+
+Chat page:  http://127.0.0.1:8000/
+API:        curl -s http://127.0.0.1:8000/api/v1/question -H 'Content-Type: application/json' \\
+                 -d '{"question": "how are you?"}'
+EOT
+exec deepqa serve --run "$run_dir"
