@@ -36,8 +36,12 @@ def banned_ngram_tokens(history, step, size, vocab_size):
     active = tf.logical_and(size > 0, step >= size - 1)
     match &= complete[None, :] & active
     following = tf.gather(padded, tf.clip_by_value(starts + size - 1, 0, length + MAX_NGRAM - 1), axis=1)
-    following = tf.where(match, following, tf.zeros_like(following) - 1)
-    return tf.reduce_max(tf.one_hot(following, vocab_size), axis=1)
+    # Scatter a 1 at (row, following token) for each match: B x L updates instead of a B x L x V one-hot.
+    rows = tf.broadcast_to(tf.range(tf.shape(history)[0])[:, None], tf.shape(following))
+    indices = tf.stack([rows, tf.clip_by_value(following, 0, vocab_size - 1)], axis=-1)
+    updates = tf.cast(match, tf.float32)
+    return tf.tensor_scatter_nd_max(tf.zeros([tf.shape(history)[0], vocab_size]), tf.reshape(indices, [-1, 2]),
+                                    tf.reshape(updates, [-1]))
 
 
 def shape_scores(log_probs, history, seen, step, allow_unk, min_length, repetition_penalty, no_repeat_size):
