@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from deepqa.config import Config, DecodeConfig, load_config, with_values
-from deepqa.decoding import Decoder
+from deepqa.decoding import Decoder, pad_rows
 from deepqa.errors import DatasetError
 from deepqa.models import Seq2Seq, build_model
 from deepqa.prepare import CONFIG_FILE, VOCAB_FILE
@@ -89,11 +89,7 @@ class Chatbot:
                     options: DecodeConfig | None = None) -> list[Reply]:
         """Replies to several (question, context) pairs, decoded together."""
         options = options or self.config.decode
-        rows = [self.encode_turns(question, context) for question, context in questions]
-        width = max(1, max(len(row) for row in rows))
-        batch = np.zeros((len(rows), width), dtype=np.int32)
-        for index, row in enumerate(rows):
-            batch[index, :len(row)] = row
+        batch = pad_rows([self.encode_turns(question, context) for question, context in questions])
         results = self.decoder.generate(batch, options)
         replies = []
         for hypotheses in results:

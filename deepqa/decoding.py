@@ -18,9 +18,9 @@ import tensorflow as tf
 
 from deepqa.config import DecodeConfig
 from deepqa.errors import ConfigError
+from deepqa.logit_shaping import MAX_NGRAM, NEG_INF, restrict_for_sampling, shape_scores
 from deepqa.models.base import Seq2Seq
 from deepqa.text import Tokenizer
-from deepqa.logit_shaping import MAX_NGRAM, NEG_INF, restrict_for_sampling, shape_scores
 from deepqa.vocab import EOS, GO, PAD, Vocabulary
 
 
@@ -197,9 +197,12 @@ def _hypotheses(history: np.ndarray, scores: np.ndarray, lengths: np.ndarray) ->
 def encode_questions(questions: Sequence[str], tokenizer: Tokenizer, vocabulary: Vocabulary,
                      max_length: int) -> np.ndarray:
     """Encoder ids [B, Te] of the questions, each keeping its last ``max_length`` tokens, padded with 0."""
-    rows = [vocabulary.encode(tokenizer.tokenize(question))[-max_length:] for question in questions]
-    width = max(1, max((len(row) for row in rows), default=1))
-    batch = np.zeros((len(rows), width), dtype=np.int32)
+    return pad_rows([vocabulary.encode(tokenizer.tokenize(question))[-max_length:] for question in questions])
+
+
+def pad_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Id sequences as one int32 batch [B, longest], right-padded with <pad> (0)."""
+    batch = np.zeros((len(rows), max(1, max((len(row) for row in rows), default=1))), dtype=np.int32)
     for index, row in enumerate(rows):
         batch[index, :len(row)] = row
     return batch

@@ -19,6 +19,7 @@ import tensorflow as tf
 from deepqa import atomic
 from deepqa.chatbot import Chatbot
 from deepqa.dataset import Dataset
+from deepqa.decoding import pad_rows
 from deepqa.errors import DatasetError
 from deepqa.losses import token_mask
 from deepqa.run_bundle import DATASET_FILE, LOGS_DIR
@@ -37,13 +38,6 @@ class EncodedCase:
     candidate_ids: list[np.ndarray]
     context_tokens: list[str]
     candidate_tokens: list[list[str]]
-
-
-def _pad(rows: list[np.ndarray]) -> np.ndarray:
-    batch = np.zeros((len(rows), max(1, max(len(r) for r in rows))), dtype=np.int32)
-    for index, row in enumerate(rows):
-        batch[index, :len(row)] = row
-    return batch
 
 
 class LikelihoodScorer:
@@ -66,9 +60,9 @@ class LikelihoodScorer:
         sums = []
         for start in range(0, len(questions), self.batch_size):
             chunk_q, chunk_a = questions[start:start + self.batch_size], answers[start:start + self.batch_size]
-            decoder = _pad([np.concatenate([[GO], a]).astype(np.int32) for a in chunk_a])
-            targets = _pad([np.concatenate([a, [EOS]]).astype(np.int32) for a in chunk_a])
-            sums.append(self._sums(_pad(chunk_q), decoder, targets).numpy())
+            decoder = pad_rows([np.concatenate([[GO], a]).astype(np.int32) for a in chunk_a])
+            targets = pad_rows([np.concatenate([a, [EOS]]).astype(np.int32) for a in chunk_a])
+            sums.append(self._sums(pad_rows(chunk_q), decoder, targets).numpy())
         counts = np.array([len(a) + 1 for a in answers], dtype=np.float64)
         return np.concatenate(sums) if sums else np.zeros(0), counts
 
@@ -153,7 +147,7 @@ def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, 
     replies, references = [], []
     for start in range(0, len(generate), batch_size):
         chunk = generate[start:start + batch_size]
-        results = bot.decoder.generate(_pad([test.question(i) for i in chunk]), options)
+        results = bot.decoder.generate(pad_rows([test.question(i) for i in chunk]), options)
         replies += [bot.vocabulary.decode(best[0].ids) if best else [] for best in results]
         references += [bot.vocabulary.decode(test.answer(i)) for i in chunk]
     texts = [bot.tokenizer.detokenize(reply) for reply in replies]

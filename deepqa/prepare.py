@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deepqa import atomic
 from deepqa.config import Config
 from deepqa.corpus import SourceCorpus, read_corpus
-from deepqa import atomic
 from deepqa.errors import DatasetError
 from deepqa.sample_builder import BuildReport, EncodedConversation, build_samples
 from deepqa.splits import SPLITS, TRAIN, assign_split, split_key

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src import config as keras_tuner_config
 import tensorflow as tf
+from keras_tuner.src import config as keras_tuner_config
 
 from deepqa import atomic
 from deepqa.chatbot import Chatbot

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -51,3 +52,14 @@ def _float32_policy_after_each_test():
 
     if "keras" in sys.modules:
         sys.modules["keras"].config.set_dtype_policy("float32")
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """``count`` distinct ports on 127.0.0.1 that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

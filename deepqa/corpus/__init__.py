@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from deepqa.config import Config, SourceConfig, parse_sources
+
 # Each reader module registers itself on import.
 from deepqa.corpus import chatterbot, chitchat, conv, cornell, jsonl, lightweight, pairs, sql  # noqa: F401
 from deepqa.corpus.base import READERS, Conversation, ReadStats, require_some
-from deepqa.config import Config, SourceConfig, parse_sources
 
 __all__ = ["READERS", "Conversation", "ReadStats", "SourceCorpus", "configured_sources", "read_source", "read_corpus"]
 

@@ -2,25 +2,15 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, TINY_MODEL, prepare_pairs
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, free_ports, prepare_pairs
 
 pytestmark = pytest.mark.integration
 
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_two_workers_train_in_sync(tmp_path):

@@ -5,7 +5,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -16,17 +15,12 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, TINY_MODEL, make_config, prepare_pairs
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, free_ports, make_config, prepare_pairs
 
 pytestmark = pytest.mark.integration
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 PAIRS = [(f"question {i} about {i % 5}?", f"answer {i % 7} for {i}.") for i in range(60)]
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(url, body=None, timeout=30):
@@ -54,7 +48,7 @@ class Server:
     """`deepqa serve` in a subprocess, ready when /api/v1/health answers."""
 
     def __init__(self, run, database, *extra):
-        self.port = free_port()
+        self.port = free_ports()[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(self.port),

@@ -4,7 +4,6 @@ start_tensorboard.sh serving the run's scalars over HTTP."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, TINY_MODEL, prepare_pairs
+from tests.conftest import PROJECT_ROOT, TINY_MODEL, free_ports, prepare_pairs
 
 pytestmark = pytest.mark.integration
 PAIRS = [(f"question {i} about {i % 5}", f"answer {i % 7} for {i}") for i in range(120)]
@@ -60,18 +59,13 @@ def test_kill_9_then_resume_loses_at_most_one_epoch(tmp_path):
     assert [entry["epoch"] for entry in history] == list(range(1, saved + 3))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_start_tensorboard_serves_the_runs(tmp_path):
     data = prepare_pairs(tmp_path / "corpus", PAIRS, "samples.valid_fraction=0.2")
     subprocess.run([sys.executable, "-m", "deepqa", "train", "--data", str(data), "--run-name", "tb",
                     *settings(f"train.save_dir={tmp_path / 'save'}")], cwd=PROJECT_ROOT, env=ENV, check=True,
                    capture_output=True, timeout=300)
-    port = free_port()
+    port = free_ports()[0]
     server = subprocess.Popen(["bash", "scripts/start_tensorboard.sh", str(tmp_path / "save")], cwd=PROJECT_ROOT,
                               env={**ENV, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)

@@ -3,14 +3,13 @@ resuming without repeating trials, and keras-tuner's distributed mode with a chi
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from deepqa.cli import main
-from tests.conftest import PROJECT_ROOT, prepare_pairs
+from tests.conftest import PROJECT_ROOT, free_ports, prepare_pairs
 
 pytestmark = pytest.mark.integration
 PAIRS = [(f"question {i} about {i % 5}", f"answer {i % 7} for {i}") for i in range(80)]
@@ -66,16 +65,11 @@ def test_resumed_search_does_not_repeat_finished_trials(tmp_path, data, capsys):
     assert capsys.readouterr().out.count("Search: Running Trial") == 1
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_chief_and_two_workers_complete_a_four_trial_search(tmp_path, data):
     arguments = [sys.executable, "-m", "deepqa", "tune", "--data", str(data), "--run-name", "distributed",
                  *tune_arguments(tmp_path, "tuner.max_trials=4", "tuner.model_types=transformer",
-                                 f"tuner.oracle_port={free_port()}", "tuner.chief_timeout_minutes=8")]
+                                 f"tuner.oracle_port={free_ports()[0]}", "tuner.chief_timeout_minutes=8")]
     chief = subprocess.Popen([*arguments, "--chief"], cwd=PROJECT_ROOT, env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     workers = [subprocess.Popen([*arguments, "--worker", "--tuner-id", f"worker{i}"], cwd=PROJECT_ROOT, env=ENV,
