@@ -3,10 +3,11 @@ time, with request batching on and off in the same run. Prints one JSON line: re
 p50 and p99 latency, errors, and the server's peak memory. Targets with 16 clients: batching at least
 3× the requests per second of no batching, zero errors, p99 under 1 s for the `quick` model.
 
-    python -m benchmarks.serve_load [--quick] [--run RUN_DIR]
+    python -m benchmarks.serve_load [--quick] [--run RUN_DIR] [--strategy greedy|beam|sample]
 
-Without --run, a `quick`-sized model is built untrained (speed does not depend on training) in a
-temporary run directory from the quick dataset.
+Without --run, a `quick`-sized model is built untrained in a temporary run directory from the quick
+dataset: it never ends a reply early, so every reply takes the longest decoding (the worst case).
+`--strategy` decodes with another strategy than the run's default.
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def _ask(url: str, question: str) -> tuple[bool, float]:
     return ok, time.perf_counter() - started
 
 
+def _health(question_url: str) -> dict:
+    with urllib.request.urlopen(question_url.replace("/question", "/health"), timeout=30) as reply:
+        return json.loads(reply.read())
+
+
 def drive(url: str, clients: int, seconds: float) -> dict:
     """Requests per second, latency percentiles and errors of ``clients`` looping clients."""
     latencies: list[float] = []
@@ -108,10 +114,11 @@ def drive(url: str, clients: int, seconds: float) -> dict:
             "p99_ms": round(float(np.percentile(values, 99)), 1), "errors": errors[0], "requests": len(latencies)}
 
 
-def measure(run_dir: Path, database: Path, batching: bool, seconds: float) -> dict:
+def measure(run_dir: Path, database: Path, batching: bool, seconds: float, decoding: list[str]) -> dict:
     """Start a server (batching on or off), warm it up, drive it with 1 and 16 clients."""
     port = _free_port()
     settings = ["serve.max_batch=16", "serve.max_wait_ms=10"] if batching else ["serve.max_batch=1", "serve.max_wait_ms=0"]
+    settings += decoding
     command = [sys.executable, "-m", "deepqa", "serve", "--run", str(run_dir), "--port", str(port),
                "--set", f"serve.database={database}", "--set", "serve.max_queue=1024",
                *sum((["--set", s] for s in settings), [])]
@@ -123,8 +130,13 @@ def measure(run_dir: Path, database: Path, batching: bool, seconds: float) -> di
             if _ask(url, "hello")[0]:
                 break
             time.sleep(0.5)
-        drive(url, 16, min(seconds, 20))  # warm-up: every batch size compiles once
-        result = {"clients_1": drive(url, 1, seconds), "clients_16": drive(url, 16, seconds)}
+        drive(url, 16, min(seconds, 20))  # warm-up
+        result = {"clients_1": drive(url, 1, seconds)}
+        before = _health(url)
+        result["clients_16"] = drive(url, 16, seconds)
+        after = _health(url)
+        result["clients_16"]["mean_batch"] = round((after["questions"] - before["questions"])
+                                                   / max(after["batches"] - before["batches"], 1), 2)
         result["server_peak_mib"] = _peak_rss_mib(server.pid)
         return result
     finally:
@@ -137,14 +149,22 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--run", help="a trained run to serve (default: an untrained quick-sized model)")
     parser.add_argument("--data", default="data/chitchat-quick", help="dataset of the quick profile (made if missing)")
+    parser.add_argument("--strategy", choices=["greedy", "beam", "sample"],
+                        help="the server's decoding strategy (default: the run's [decode] strategy)")
     args = parser.parse_args()
     seconds = 8 if args.quick else 20
+    decoding = [f"decode.strategy={args.strategy}"] if args.strategy else []
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(args.run) if args.run else untrained_quick_run(Path(folder), Path(args.data))
-        batched = measure(run_dir, Path(folder) / "batched.sqlite3", True, seconds)
-        unbatched = measure(run_dir, Path(folder) / "unbatched.sqlite3", False, seconds)
+        from deepqa.config import load_config
+
+        settings = load_config(run_dir / "config.ini", None, decoding).decode
+        batched = measure(run_dir, Path(folder) / "batched.sqlite3", True, seconds, decoding)
+        unbatched = measure(run_dir, Path(folder) / "unbatched.sqlite3", False, seconds, decoding)
     ratio = batched["clients_16"]["requests_per_second"] / max(unbatched["clients_16"]["requests_per_second"], 1e-9)
-    print(json.dumps({"benchmark": "serve_load", "seconds_per_figure": seconds, "batching": batched,
+    print(json.dumps({"benchmark": "serve_load", "model": "trained" if args.run else "untrained quick-sized",
+                      "decoding": {"strategy": settings.strategy, "beam_width": settings.beam_width},
+                      "seconds_per_figure": seconds, "batching": batched,
                       "no_batching": unbatched, "ratio_16_clients": round(ratio, 2),
                       "targets": {"ratio_16_clients": ">= 3", "errors": 0, "p99_ms_16_clients": "< 1000"}}))
 

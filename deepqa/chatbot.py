@@ -99,14 +99,10 @@ class Chatbot:
         return replies
 
     def warm_up(self, max_batch: int) -> None:
-        """Compile generation for every batch size a server may see (powers of two up to ``max_batch``), so
-        that no request waits for a compilation."""
-        size = 1
-        while True:
+        """Compile generation for every batch size a server may see up to ``max_batch``, so that no request
+        waits for a compilation."""
+        for size in sorted({self.decoder.batch_size_for(rows) for rows in range(1, max_batch + 1)}):
             self.reply_batch([("hello", None)] * size)
-            if size >= max_batch:
-                return
-            size *= 2
 
     def reply(self, question: str, context: Sequence[str] | None = None, **decoding) -> Reply:
         """The reply to ``question`` (after ``context``, the previous turns); ``decoding`` overrides ``[decode]``."""

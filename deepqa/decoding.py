@@ -61,12 +61,16 @@ class Decoder:
         self._sample = tf.function(self._sample_graph, input_signature=[ids, _KNOB_SPECS], jit_compile=xla)
         self._beams: dict[int, tf.types.experimental.GenericFunction] = {}
 
+    def batch_size_for(self, rows: int) -> int:
+        """The batch size that ``rows`` questions are decoded at: with XLA the next compiled size, else ``rows``."""
+        return padded_batch_size(rows) if self.xla else rows
+
     def _fixed_shape(self, encoder_ids: np.ndarray) -> np.ndarray:
         """With XLA, which compiles once per shape: questions padded to the model's question length, and
-        the batch to a power of two, so that a handful of shapes serve every request."""
+        the batch to the next compiled size, so that a handful of shapes serve every request."""
         if not self.xla:
             return encoder_ids
-        rows = 1 << max(0, int(len(encoder_ids) - 1).bit_length())
+        rows = padded_batch_size(len(encoder_ids))
         fixed = np.zeros((rows, self.question_length), dtype=np.int32)
         width = min(encoder_ids.shape[1], self.question_length)
         fixed[:len(encoder_ids), :width] = encoder_ids[:, :width]
@@ -93,27 +97,26 @@ class Decoder:
             groups = _hypotheses(history, scores, lengths).reshape(count, options.num_answers)
         return [sorted(group, key=lambda h: -h.score)[:options.num_answers] for group in groups.tolist()]
 
-    def _step(self, tokens, state, step, history, seen, knobs):
+    def _step(self, tokens, state, step, history, knobs):
         logits, state = self.model.decode_step(tokens, state, step)
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-        scores = shape_scores(log_probs, history, seen, step, knobs["allow_unk"], knobs["min_length"],
+        scores = shape_scores(log_probs, history, step, knobs["allow_unk"], knobs["min_length"],
                               knobs["repetition_penalty"], knobs["no_repeat_ngram_size"])
         return log_probs, scores, state
 
-    def _record(self, token, step, history, seen, lengths, done):
+    def _record(self, token, step, history, lengths, done):
         """Write the chosen tokens of live hypotheses into their history."""
         write = tf.logical_and(tf.logical_not(done), tf.not_equal(token, EOS))
         kept = tf.where(write, token, tf.zeros_like(token))
         history = history + tf.one_hot(step, self.max_length, dtype=tf.int32)[None, :] * kept[:, None]
-        seen = tf.maximum(seen, tf.one_hot(kept, self.vocab_size) * tf.cast(write, tf.float32)[:, None])
-        return history, seen, lengths + tf.cast(write, tf.int32), tf.logical_or(done, tf.equal(token, EOS))
+        return history, lengths + tf.cast(write, tf.int32), tf.logical_or(done, tf.equal(token, EOS))
 
     def _sample_graph(self, encoder_ids, knobs):
         rows = tf.shape(encoder_ids)[0]
         state = self.model.encode(encoder_ids, self.max_length)
 
-        def body(step, tokens, state, history, seen, done, total, scored, lengths):
-            log_probs, scores, state = self._step(tokens, state, step, history, seen, knobs)
+        def body(step, tokens, state, history, done, total, scored, lengths):
+            log_probs, scores, state = self._step(tokens, state, step, history, knobs)
             def sample():
                 restricted = restrict_for_sampling(scores, knobs["temperature"], knobs["top_k"], knobs["top_p"])
                 return tf.random.stateless_categorical(restricted, 1, seed=knobs["seed"] + tf.stack([0, step]),
@@ -123,26 +126,27 @@ class Decoder:
             live = tf.cast(tf.logical_not(done), tf.float32)
             total += live * tf.gather(log_probs, token, batch_dims=1)
             scored += live
-            history, seen, lengths, done = self._record(token, step, history, seen, lengths, done)
-            return step + 1, tf.where(done, EOS, token), state, history, seen, done, total, scored, lengths
+            history, lengths, done = self._record(token, step, history, lengths, done)
+            return step + 1, tf.where(done, EOS, token), state, history, done, total, scored, lengths
 
         loop = (tf.constant(0), tf.fill([rows], GO), state, tf.zeros([rows, self.max_length], tf.int32),
-                tf.zeros([rows, self.vocab_size]), tf.zeros([rows], tf.bool), tf.zeros([rows]), tf.zeros([rows]),
-                tf.zeros([rows], tf.int32))
+                tf.zeros([rows], tf.bool), tf.zeros([rows]), tf.zeros([rows]), tf.zeros([rows], tf.int32))
         result = tf.while_loop(lambda step, *rest: tf.logical_and(step < knobs["max_length"],
-                                                                  tf.logical_not(tf.reduce_all(rest[4]))),
+                                                                  tf.logical_not(tf.reduce_all(rest[3]))),
                                body, loop, maximum_iterations=self.max_length)
-        _, _, _, history, _, _, total, scored, lengths = result
+        _, _, _, history, _, total, scored, lengths = result
         return history, total / tf.maximum(scored, 1.0), lengths
 
     def _beam_graph(self, encoder_ids, knobs, width: int):
         batch = tf.shape(encoder_ids)[0]
         rows = batch * width
-        state = self.model.encode(tf.repeat(encoder_ids, width, axis=0), self.max_length)
+        # Encode each question once; its beam's hypotheses start from copies of that state.
+        state = tf.nest.map_structure(lambda t: tf.repeat(t, width, axis=0),
+                                      self.model.encode(encoder_ids, self.max_length))
         only_pad = tf.where(tf.one_hot(PAD, self.vocab_size) > 0, 0.0, NEG_INF)[None, :]
 
-        def body(step, tokens, state, history, seen, done, sums, lengths):
-            _, scores, state = self._step(tokens, state, step, history, seen, knobs)
+        def body(step, tokens, state, history, done, sums, lengths):
+            _, scores, state = self._step(tokens, state, step, history, knobs)
             scores = tf.where(done[:, None], only_pad, scores)  # an ended hypothesis carries on unchanged
             totals = tf.reshape(sums[:, None] + scores, [batch, width * self.vocab_size])
             best, index = tf.math.top_k(totals, k=width)
@@ -151,17 +155,17 @@ class Decoder:
             static = getattr(self.model, "static_state_keys", ())
             state = {key: value if key in static else tf.nest.map_structure(lambda t: tf.gather(t, origin), value)
                      for key, value in state.items()}
-            history, seen, done, lengths = (tf.gather(t, origin) for t in (history, seen, done, lengths))
-            history, seen, lengths, done = self._record(token, step, history, seen, lengths, done)
-            return step + 1, tf.where(done, EOS, token), state, history, seen, done, tf.reshape(best, [-1]), lengths
+            history, done, lengths = (tf.gather(t, origin) for t in (history, done, lengths))
+            history, lengths, done = self._record(token, step, history, lengths, done)
+            return step + 1, tf.where(done, EOS, token), state, history, done, tf.reshape(best, [-1]), lengths
 
         first_only = tf.tile(tf.constant([0.0] + [NEG_INF] * (width - 1)), [batch])
         loop = (tf.constant(0), tf.fill([rows], GO), state, tf.zeros([rows, self.max_length], tf.int32),
-                tf.zeros([rows, self.vocab_size]), tf.zeros([rows], tf.bool), first_only, tf.zeros([rows], tf.int32))
+                tf.zeros([rows], tf.bool), first_only, tf.zeros([rows], tf.int32))
         result = tf.while_loop(lambda step, *rest: tf.logical_and(step < knobs["max_length"],
-                                                                  tf.logical_not(tf.reduce_all(rest[4]))),
+                                                                  tf.logical_not(tf.reduce_all(rest[3]))),
                                body, loop, maximum_iterations=self.max_length)
-        _, _, _, history, _, done, sums, lengths = result
+        _, _, _, history, done, sums, lengths = result
         steps = tf.cast(lengths, tf.float32) + tf.cast(done, tf.float32)
         return history, sums / tf.pow((5.0 + steps) / 6.0, knobs["length_penalty"]), lengths
 
@@ -174,6 +178,21 @@ _KNOB_SPECS = {
     "allow_unk": tf.TensorSpec([], tf.bool), "length_penalty": tf.TensorSpec([], tf.float32),
     "seed": tf.TensorSpec([2], tf.int32),
 }
+
+
+def compiled_batch_sizes(limit: int) -> list[int]:
+    """The batch sizes XLA compiles for up to ``limit``: 1, 2, 3, 4, 6, 8, 12, 16, 24, ... (the powers of two
+    and one and a half times them), so that padding a batch wastes at most a third of it."""
+    sizes, power = [1], 2
+    while sizes[-1] < limit:
+        sizes += [power, power * 3 // 2]
+        power *= 2
+    return sorted({size for size in sizes if size <= limit} | {next(size for size in sizes if size >= limit)})
+
+
+def padded_batch_size(rows: int) -> int:
+    """The smallest compiled batch size that holds ``rows``."""
+    return next(size for size in compiled_batch_sizes(max(rows, 1)) if size >= rows)
 
 
 def _knobs(options: DecodeConfig) -> dict:

@@ -16,11 +16,11 @@ NEG_INF = -1e9
 MAX_NGRAM = 6
 
 
-def banned_ngram_tokens(history, step, size, vocab_size):
-    """[B, V] 1.0 for each token that would complete an n-gram of ``size`` already in ``history`` [B, L].
+def _ngram_completions(history, step, size):
+    """For each start j of an n-gram of ``size`` in ``history`` [B, L]: whether it matches the last size-1
+    generated tokens (so its following token would repeat it), and that following token; both [B, L].
 
-    ``history`` holds the tokens generated before ``step``; an n-gram starting at j is a match when its
-    first size-1 tokens equal the last size-1 generated tokens.
+    ``history`` holds the tokens generated before ``step``.
     """
     length = tf.shape(history)[1]
     padded = tf.pad(history, [[0, 0], [0, MAX_NGRAM]], constant_values=-1)
@@ -36,26 +36,39 @@ def banned_ngram_tokens(history, step, size, vocab_size):
     active = tf.logical_and(size > 0, step >= size - 1)
     match &= complete[None, :] & active
     following = tf.gather(padded, tf.clip_by_value(starts + size - 1, 0, length + MAX_NGRAM - 1), axis=1)
-    # Scatter a 1 at (row, following token) for each match: B x L updates instead of a B x L x V one-hot.
-    rows = tf.broadcast_to(tf.range(tf.shape(history)[0])[:, None], tf.shape(following))
-    indices = tf.stack([rows, tf.clip_by_value(following, 0, vocab_size - 1)], axis=-1)
-    updates = tf.cast(match, tf.float32)
-    return tf.tensor_scatter_nd_max(tf.zeros([tf.shape(history)[0], vocab_size]), tf.reshape(indices, [-1, 2]),
+    return match, following
+
+
+def history_adjustments(history, step, repetition_penalty, no_repeat_size, vocab_size):
+    """[B, V] additions to the scores from what each row generated before ``step`` (``history`` [B, L]):
+    ``-log(repetition_penalty)`` for tokens already generated, ``NEG_INF`` for tokens that would repeat an
+    n-gram of ``no_repeat_size`` (0: none).
+
+    One scatter of B x 2L updates builds it, rather than carrying a [B, V] table of seen tokens through
+    the loop: for beam search that table would be gathered again at every step.
+    """
+    rows, length = tf.shape(history)[0], tf.shape(history)[1]
+    row_ids = tf.broadcast_to(tf.range(rows)[:, None], [rows, length])
+    generated = tf.broadcast_to(tf.range(length)[None, :] < step, [rows, length])
+    penalty = tf.where(generated, -tf.math.log(repetition_penalty), 0.0)
+    match, following = _ngram_completions(history, step, no_repeat_size)
+    ban = tf.where(match, NEG_INF, 0.0)
+    indices = tf.stack([tf.concat([row_ids, row_ids], 1),
+                        tf.clip_by_value(tf.concat([history, following], 1), 0, vocab_size - 1)], axis=-1)
+    updates = tf.concat([penalty, ban], 1)
+    return tf.tensor_scatter_nd_min(tf.zeros([rows, vocab_size]), tf.reshape(indices, [-1, 2]),
                                     tf.reshape(updates, [-1]))
 
 
-def shape_scores(log_probs, history, seen, step, allow_unk, min_length, repetition_penalty, no_repeat_size):
-    """Shaped scores [B, V] from log-probabilities [B, V]; ``seen`` [B, V] marks tokens already generated."""
+def shape_scores(log_probs, history, step, allow_unk, min_length, repetition_penalty, no_repeat_size):
+    """Shaped scores [B, V] from log-probabilities [B, V] and the tokens generated so far (``history`` [B, L])."""
     vocab_size = tf.shape(log_probs)[1]
     always = tf.one_hot(PAD, vocab_size) + tf.one_hot(GO, vocab_size)
     unk = tf.one_hot(UNK, vocab_size) * tf.cast(tf.logical_not(allow_unk), tf.float32)
     early_eos = tf.one_hot(EOS, vocab_size) * tf.cast(step < min_length, tf.float32)
     banned = tf.minimum(always + unk + early_eos, 1.0)[None, :]
-    banned = tf.cond(no_repeat_size > 0,
-                     lambda: tf.maximum(banned, banned_ngram_tokens(history, step, no_repeat_size, vocab_size)),
-                     lambda: tf.tile(banned, [tf.shape(log_probs)[0], 1]))
-    scores = log_probs - seen * tf.math.log(repetition_penalty)
-    return tf.where(banned > 0, tf.constant(NEG_INF, scores.dtype), scores)
+    scores = log_probs + history_adjustments(history, step, repetition_penalty, no_repeat_size, vocab_size)
+    return tf.where(tf.logical_or(banned > 0, scores < NEG_INF / 2), tf.constant(NEG_INF, scores.dtype), scores)
 
 
 def restrict_for_sampling(scores, temperature, top_k, top_p):

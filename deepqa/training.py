@@ -37,6 +37,7 @@ from deepqa.models.embeddings import load_pretrained_embeddings
 from deepqa.run_bundle import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE
 from deepqa.schedules import WarmupInverseSqrt
 from deepqa.splits import SPLITS
+from deepqa.vocab import EOS
 
 RESUME_DIR = "resume"
 SUM = tf.distribute.ReduceOp.SUM
@@ -93,6 +94,22 @@ def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
     return optimizer
 
 
+def start_from_unigram(model, samples, splits: tuple[str, ...]) -> None:
+    """Set the output bias to the log-frequency of each target token in ``splits`` (answers and their
+    <eos>), so that training starts from the unigram distribution rather than a uniform one. This is
+    faster, and with a sampled softmax it keeps rare words, seldom drawn as negatives, from keeping
+    logits as high as common ones."""
+    bias = model.output_bias()
+    if bias is None:
+        return
+    vocab_size = int(bias.shape[0])
+    chosen = np.isin(samples.split, [SPLITS.index(name) for name in splits])
+    targets = samples.decoder_values[np.repeat(chosen, samples.answer_lengths)]
+    counts = np.bincount(targets, minlength=vocab_size)[:vocab_size].astype(np.float64)
+    counts[EOS] += np.count_nonzero(chosen)
+    bias.assign(np.log((counts + 1.0) / (counts.sum() + vocab_size)).astype(np.float32))
+
+
 @dataclass
 class Progress:
     """What survives a restart: finished epochs, the best validation loss and the history."""
@@ -127,10 +144,12 @@ class Trainer:
         self._probe_decoder: Decoder | None = None
         if resume:
             self._restore()
-        elif config.model.pretrained_embeddings:
-            found = load_pretrained_embeddings(config.model.pretrained_embeddings, dataset.vocabulary,
-                                               self.model.embedding_tables())
-            print(f"pretrained embeddings: {found} of {self.vocab_size} words found")
+        else:
+            start_from_unigram(self.model, dataset.samples, self.train_splits)
+            if config.model.pretrained_embeddings:
+                found = load_pretrained_embeddings(config.model.pretrained_embeddings, dataset.vocabulary,
+                                                   self.model.embedding_tables())
+                print(f"pretrained embeddings: {found} of {self.vocab_size} words found")
         self._gradients = tf.function(self._replica_gradients, jit_compile=self.xla, reduce_retracing=True)
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
         self._eval_step = tf.function(self._distributed_eval_step, reduce_retracing=True)

@@ -186,7 +186,9 @@ def feedback():
 @api.get("/health")
 def health():
     state = _state()
-    return jsonify({"status": "ok" if state.bot is not None else "no_model", "model": state.model_name})
+    batcher = state.batcher
+    batches = {"batches": batcher.batches, "questions": batcher.questions} if batcher else {"batches": 0, "questions": 0}
+    return jsonify({"status": "ok" if state.bot is not None else "no_model", "model": state.model_name, **batches})
 
 
 @api.get("/model")

@@ -45,7 +45,8 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     def answer(jobs):
         return bot.reply_batch([(job.question, job.context) for job in jobs], jobs[0].options)
 
-    batcher = (RequestBatcher(answer, settings.max_batch, settings.max_wait_ms, settings.max_queue)
+    batcher = (RequestBatcher(answer, settings.max_batch, settings.max_wait_ms, settings.max_queue,
+                              bot.decoder.batch_size_for)
                if bot is not None else None)
     app.extensions["deepqa"] = ServingState(
         config=config, bot=bot, model_name=bot.run_dir.name if bot else "none", batcher=batcher,

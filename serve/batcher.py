@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import astuple, dataclass, field
 from typing import Callable, Sequence
@@ -25,11 +26,19 @@ class Job:
 
 class RequestBatcher:
     """Questions submitted from many threads are answered by one worker thread, up to ``max_batch`` at a
-    time: the worker takes the first waiting question, waits at most ``max_wait_ms`` for more, and
-    decodes each group of questions with identical decoding options as one batch."""
+    time, and each group of questions with identical decoding options is decoded as one batch.
 
-    def __init__(self, answer: Callable[[list[Job]], list], max_batch: int, max_wait_ms: float, max_queue: int):
+    The worker takes every question already waiting. A batch that falls short of the size it will be
+    decoded at anyway (``batch_size_for``: compiled decoders pad a batch to a fixed size) waits at most
+    ``max_wait_ms`` for more questions to fill it; one that fills its size goes at once, so a lone
+    question never waits and questions that queue up while a batch is decoded form the next batch.
+    """
+
+    def __init__(self, answer: Callable[[list[Job]], list], max_batch: int, max_wait_ms: float, max_queue: int,
+                 batch_size_for: Callable[[int], int] = lambda rows: rows):
         self.answer, self.max_batch, self.max_wait = answer, max_batch, max_wait_ms / 1000.0
+        self.batch_size_for = batch_size_for
+        self.batches = self.questions = 0  # how many batches were decoded, holding how many questions
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self.worker = threading.Thread(target=self._run, name="deepqa-batcher", daemon=True)
         self.worker.start()
@@ -50,21 +59,22 @@ class RequestBatcher:
 
     def _collect(self, first: Job) -> list[Job]:
         batch = [first]
-        deadline = threading.Event()
-        timer = threading.Timer(self.max_wait, deadline.set)
-        timer.start()
-        try:
-            while len(batch) < self.max_batch and not deadline.is_set():
-                try:
-                    job = self.jobs.get(timeout=max(self.max_wait / 4, 0.0005))
-                except queue.Empty:
-                    continue
-                if job is None:
-                    self.jobs.put(None)
+        deadline = time.monotonic() + self.max_wait
+        while len(batch) < self.max_batch:
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if len(batch) >= min(self.batch_size_for(len(batch)), self.max_batch) or remaining <= 0:
                     break
-                batch.append(job)
-        finally:
-            timer.cancel()
+                try:
+                    job = self.jobs.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            if job is None:
+                self.jobs.put(None)
+                break
+            batch.append(job)
         return batch
 
     def _run(self) -> None:
@@ -72,7 +82,8 @@ class RequestBatcher:
             first = self.jobs.get()
             if first is None:
                 return
-            batch = self._collect(first) if self.max_batch > 1 and self.max_wait > 0 else [first]
+            batch = self._collect(first) if self.max_batch > 1 else [first]
+            self.batches, self.questions = self.batches + 1, self.questions + len(batch)
             groups: dict[tuple, list[Job]] = {}
             for job in batch:
                 groups.setdefault(astuple(job.options), []).append(job)

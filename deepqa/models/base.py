@@ -62,6 +62,10 @@ class Seq2Seq(keras.Model):
     def output_weights(self) -> tuple[Any, Any]:
         """The output projection as (weights [V, H], biases [V]), for a sampled softmax."""
 
+    def output_bias(self):
+        """The output layer's bias variable [V], or None when the projection has none."""
+        return None
+
     @abstractmethod
     def embedding_tables(self) -> list:
         """The token embedding variables [V, E] (one when encoder and decoder share it)."""

@@ -84,16 +84,19 @@ class RecurrentSeq2Seq(Seq2Seq):
     def output_weights(self):
         return ops.transpose(self.output_layer.kernel), self.output_layer.bias
 
+    def output_bias(self):
+        return self.output_layer.bias
+
     def encode(self, encoder_ids, max_length: int) -> dict:
         encoder_outputs, keys, mask, states = self._encode(encoder_ids)
         return {"encoder_outputs": encoder_outputs, "keys": keys, "mask": mask, "states": states}
 
     def decode_step(self, token_ids, state: dict, index):
-        x = self.decoder_embedding(ops.expand_dims(token_ids, 1))
+        x = self.decoder_embedding(token_ids)
         new_states = []
         for layer, layer_state in zip(self.decoder_layers, state["states"]):
-            outputs = layer(x, initial_state=layer_state)
-            x = outputs[0]
-            new_states.append(list(outputs[1:]))
-        features = self._attend(x, state["encoder_outputs"], state["keys"], state["mask"])
+            # One step of the layer's cell: no loop over a sequence of length one.
+            x, cell_state = layer.cell(x, layer_state if self.states_per_layer > 1 else layer_state[0])
+            new_states.append(list(cell_state) if isinstance(cell_state, (list, tuple)) else [cell_state])
+        features = self._attend(ops.expand_dims(x, 1), state["encoder_outputs"], state["keys"], state["mask"])
         return self.project(features)[:, 0], {**state, "states": new_states}

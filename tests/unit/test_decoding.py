@@ -106,11 +106,28 @@ def test_option_checks():
 def test_no_repeat_ngram_bans_exactly_the_completing_tokens(size, banned):
     import tensorflow as tf
 
-    from deepqa.logit_shaping import banned_ngram_tokens
+    from deepqa.logit_shaping import NEG_INF, history_adjustments
 
     history = tf.constant([[5, 6, 7, 5, 6, 0, 0, 0]], tf.int32)  # five tokens generated so far
-    mask = banned_ngram_tokens(history, tf.constant(5), tf.constant(size), 10).numpy()[0]
-    assert set(np.flatnonzero(mask).tolist()) == banned
+    adjustments = history_adjustments(history, tf.constant(5), tf.constant(1.0), tf.constant(size), 10).numpy()[0]
+    assert set(np.flatnonzero(adjustments <= NEG_INF).tolist()) == banned
+    assert set(np.flatnonzero(adjustments).tolist()) == banned
+
+
+def test_repetition_penalty_lowers_only_generated_tokens():
+    import tensorflow as tf
+
+    from deepqa.logit_shaping import NEG_INF, history_adjustments
+
+    history = tf.constant([[5, 6, 7, 9, 0], [4, 8, 0, 0, 0]], tf.int32)
+    adjustments = history_adjustments(history, tf.constant(3), tf.constant(2.0), tf.constant(2), 10).numpy()
+    expected = np.zeros((2, 10), np.float32)
+    expected[0, [5, 6, 7]] = -np.log(2.0)  # 9 lies beyond the three tokens generated so far
+    expected[1, [0, 4, 8]] = -np.log(2.0)  # a row that ended early: <pad> stands for nothing and is banned anyway
+    np.testing.assert_allclose(adjustments, expected, rtol=1e-6)
+    history = tf.constant([[5, 6, 5, 0]], tf.int32)
+    adjustments = history_adjustments(history, tf.constant(3), tf.constant(2.0), tf.constant(2), 10).numpy()[0]
+    assert adjustments[6] <= NEG_INF and adjustments[5] == pytest.approx(-np.log(2.0))
 
 
 def test_sampling_restriction_keeps_top_k_and_nucleus():

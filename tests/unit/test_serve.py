@@ -154,3 +154,5 @@ def test_batched_answers_equal_unbatched(bot, tmp_path):
         thread.join()
     assert results == alone
     assert max(sizes) > 1
+    health = batched_client.get("/api/v1/health").get_json()
+    assert health["questions"] == len(questions) and health["batches"] == len(sizes) < len(questions)

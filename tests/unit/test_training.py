@@ -15,6 +15,7 @@ from deepqa.errors import ConfigError, DatasetError
 from deepqa.models import build_model
 from deepqa.train_setup import new_training, resumed_training
 from deepqa.training import TrainingError
+from deepqa.vocab import EOS
 from tests.conftest import TINY_MODEL, make_config, prepare_pairs
 
 WORDS = ["red", "green", "blue", "cat", "dog", "bird", "sun", "moon", "tree", "fish"]
@@ -151,3 +152,14 @@ def test_time_limit_stops_before_an_epoch_that_would_overrun(tmp_path, data):
     trainer = new_training(config_for(tmp_path, "train.epochs=5", "train.max_minutes=0.0001"), str(data), "timed")
     metrics = trainer.fit()
     assert metrics["stopped"] == "time_limit" and metrics["epochs_completed"] == 1
+
+
+def test_a_fresh_model_starts_from_the_answers_unigram_distribution(tmp_path, data):
+    trainer = new_training(config_for(tmp_path), str(data), "unigram")
+    dataset = Dataset.load(data)
+    train = dataset.samples.of_split("train")
+    counts = np.bincount(np.concatenate([train.answer(i) for i in range(len(train))]), minlength=len(dataset.vocabulary))
+    counts[EOS] += len(train)
+    bias = trainer.model.output_bias().numpy()
+    np.testing.assert_allclose(np.exp(bias), (counts + 1) / (counts.sum() + len(counts)), rtol=1e-4)
+    assert bias.argmax() == EOS  # every answer ends with <eos>, more often than any word
