@@ -1,7 +1,9 @@
-"""Serving under load: `deepqa serve` on 127.0.0.1 driven by 1 and by 16 concurrent clients for a fixed
-time, with request batching on and off in the same run. Prints one JSON line: requests per second,
-p50 and p99 latency, errors, and the server's peak memory. Targets with 16 clients: batching at least
-3× the requests per second of no batching, zero errors, p99 under 1 s for the `quick` model.
+"""Serving under load: `deepqa serve` on 127.0.0.1 driven by 1 and by 16 concurrent clients (each on one
+kept-alive connection) for a fixed time, with request batching on and off in the same run. Prints one
+JSON line: requests per second, p50 and p99 latency, errors, the mean batch, and the server's peak
+memory; beside them, the replies per second of the decoder alone (no HTTP) one question and 16 questions
+at a time, the most batching could gain on this machine. Targets with 16 clients: batching at least 3×
+the requests per second of no batching, zero errors, p99 under 1 s for the `quick` model.
 
     python -m benchmarks.serve_load [--quick] [--run RUN_DIR] [--strategy greedy|beam|sample]
 
@@ -13,6 +15,7 @@ dataset: it never ends a reply early, so every reply takes the longest decoding 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import socket
@@ -21,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -69,16 +72,34 @@ def _peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _ask(url: str, question: str) -> tuple[bool, float]:
-    body = json.dumps({"question": question}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as reply:
+class Client:
+    """One user of the API on one kept-alive HTTP connection (reopened after an error), as a browser or
+    an HTTP session object would keep it."""
+
+    def __init__(self, url: str):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port, self.path = parts.hostname, parts.port, parts.path
+        self.connection: http.client.HTTPConnection | None = None
+
+    def ask(self, question: str) -> tuple[bool, float]:
+        """Whether the question got an answer, and how long it took."""
+        body = json.dumps({"question": question})
+        started = time.perf_counter()
+        try:
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            self.connection.request("POST", self.path, body=body, headers={"Content-Type": "application/json"})
+            reply = self.connection.getresponse()
             ok = reply.status == 200 and "answer" in json.loads(reply.read())
-    except (urllib.error.URLError, OSError, ValueError):
-        ok = False
-    return ok, time.perf_counter() - started
+        except (http.client.HTTPException, OSError, ValueError):
+            self.close()
+            ok = False
+        return ok, time.perf_counter() - started
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def _health(question_url: str) -> dict:
@@ -94,13 +115,14 @@ def drive(url: str, clients: int, seconds: float) -> dict:
     deadline = time.perf_counter() + seconds
 
     def client(index: int):
-        turn = index
+        user, turn = Client(url), index
         while time.perf_counter() < deadline:
-            ok, latency = _ask(url, QUESTIONS[turn % len(QUESTIONS)])
+            ok, latency = user.ask(QUESTIONS[turn % len(QUESTIONS)])
             turn += 1
             with lock:
                 latencies.append(latency) if ok else None
                 errors[0] += 0 if ok else 1
+        user.close()
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     started = time.perf_counter()
@@ -126,10 +148,12 @@ def measure(run_dir: Path, database: Path, batching: bool, seconds: float, decod
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/api/v1/question"
     try:
+        probe = Client(url)
         for _ in range(240):
-            if _ask(url, "hello")[0]:
+            if probe.ask("hello")[0]:
                 break
             time.sleep(0.5)
+        probe.close()
         drive(url, 16, min(seconds, 20))  # warm-up
         result = {"clients_1": drive(url, 1, seconds)}
         before = _health(url)
@@ -142,6 +166,25 @@ def measure(run_dir: Path, database: Path, batching: bool, seconds: float, decod
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def decoder_alone(run_dir: Path, overrides: list[str], seconds: float) -> dict:
+    """Replies per second of the decoder itself, in this process, one question at a time and 16 at a time:
+    the most that batching could gain before any HTTP work."""
+    from deepqa.chatbot import Chatbot
+
+    bot = Chatbot.load(run_dir)
+    options = bot.options({key.split(".", 1)[1]: value for key, value in (o.split("=", 1) for o in overrides)})
+    rates = {}
+    for size in (1, 16):
+        batch = [(QUESTIONS[i % len(QUESTIONS)], None) for i in range(size)]
+        bot.reply_batch(batch, options)  # compile
+        replies, started = 0, time.perf_counter()
+        while time.perf_counter() - started < seconds / 2:
+            replies += len(bot.reply_batch(batch, options))
+        rates[f"batch_{size}"] = round(replies / (time.perf_counter() - started), 1)
+    rates["ratio"] = round(rates["batch_16"] / rates["batch_1"], 2)
+    return rates
 
 
 def main() -> None:
@@ -161,11 +204,13 @@ def main() -> None:
         settings = load_config(run_dir / "config.ini", None, decoding).decode
         batched = measure(run_dir, Path(folder) / "batched.sqlite3", True, seconds, decoding)
         unbatched = measure(run_dir, Path(folder) / "unbatched.sqlite3", False, seconds, decoding)
+        alone = decoder_alone(run_dir, decoding, seconds)
     ratio = batched["clients_16"]["requests_per_second"] / max(unbatched["clients_16"]["requests_per_second"], 1e-9)
     print(json.dumps({"benchmark": "serve_load", "model": "trained" if args.run else "untrained quick-sized",
                       "decoding": {"strategy": settings.strategy, "beam_width": settings.beam_width},
                       "seconds_per_figure": seconds, "batching": batched,
                       "no_batching": unbatched, "ratio_16_clients": round(ratio, 2),
+                      "decoder_alone_replies_per_second": alone,
                       "targets": {"ratio_16_clients": ">= 3", "errors": 0, "p99_ms_16_clients": "< 1000"}}))
 
 
