@@ -187,8 +187,8 @@ def feedback():
 def health():
     state = _state()
     batcher = state.batcher
-    batches = {"batches": batcher.batches, "questions": batcher.questions} if batcher else {"batches": 0, "questions": 0}
-    return jsonify({"status": "ok" if state.bot is not None else "no_model", "model": state.model_name, **batches})
+    return jsonify({"status": "ok" if state.bot is not None else "no_model", "model": state.model_name,
+                    "batches": batcher.batches if batcher else 0, "questions": batcher.questions if batcher else 0})
 
 
 @api.get("/model")

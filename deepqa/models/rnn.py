@@ -96,7 +96,7 @@ class RecurrentSeq2Seq(Seq2Seq):
         new_states = []
         for layer, layer_state in zip(self.decoder_layers, state["states"]):
             # One step of the layer's cell: no loop over a sequence of length one.
-            x, cell_state = layer.cell(x, layer_state if self.states_per_layer > 1 else layer_state[0])
-            new_states.append(list(cell_state) if isinstance(cell_state, (list, tuple)) else [cell_state])
+            x, cell_state = layer.cell(x, layer_state)
+            new_states.append(list(cell_state))
         features = self._attend(ops.expand_dims(x, 1), state["encoder_outputs"], state["keys"], state["mask"])
         return self.project(features)[:, 0], {**state, "states": new_states}
