@@ -32,6 +32,23 @@ TINY_MODEL = ("model.embedding_dim=8", "lstm.units=8", "lstm.layers=1", "transfo
               "train.batch_size=8", "train.epochs=1", "train.probe_questions=hello|how are you?")
 
 
+WORDS = ["red", "green", "blue", "cat", "dog", "bird", "sun", "moon", "tree", "fish"]
+# 24 made-up pairs a tiny model can learn by heart.
+MEMORY_PAIRS = [(f"{WORDS[i % 10]} {WORDS[(i * 3) % 10]} {i}", f"{WORDS[(i * 7) % 10]} {i} {WORDS[i % 10]}")
+                for i in range(24)]
+
+
+def training_config(tmp_path: Path, *overrides: str):
+    """The tiny model's config, saving runs under ``tmp_path/save``."""
+    return make_config(*TINY_MODEL, f"train.save_dir={tmp_path / 'save'}", *overrides)
+
+
+@pytest.fixture
+def memory_data(tmp_path) -> Path:
+    """The memory pairs, prepared with a validation split."""
+    return prepare_pairs(tmp_path / "corpus", MEMORY_PAIRS, "samples.valid_fraction=0.15", "samples.test_fraction=0")
+
+
 def prepare_pairs(folder: Path, pairs, *overrides: str):
     """Write ``pairs`` as a tab-separated corpus, prepare it into ``folder/data`` and return that path."""
     from deepqa.prepare import prepare
