@@ -9,9 +9,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from deepqa.config import Config, DecodeConfig, load_config, with_values
+from deepqa.config import Config, DecodeConfig, load_config, parse_assignment, with_values
 from deepqa.decoding import Decoder, pad_rows
-from deepqa.errors import DatasetError
+from deepqa.errors import ConfigError, DatasetError
 from deepqa.models import Seq2Seq, build_model
 from deepqa.prepare import CONFIG_FILE, VOCAB_FILE
 from deepqa.run_bundle import BEST_WEIGHTS, LAST_WEIGHTS, METRICS_FILE, resolve_run
@@ -64,6 +64,21 @@ class Chatbot:
         metrics_path = run / METRICS_FILE
         metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
         return cls(run, config, vocabulary, tokenizer, model, metrics)
+
+    def configure(self, overrides: Sequence[str]) -> None:
+        """Set the ``[decode]``, ``[eval]`` and ``[serve]`` settings to the run's own with ``SECTION.KEY=VALUE``
+        overrides applied (only these sections may change after training); generation is rebuilt when
+        ``decode.xla`` changes."""
+        for override in overrides:
+            section, _, _ = parse_assignment(override)
+            if section not in ("decode", "eval", "serve"):
+                raise ConfigError(f"--set {override}: only [decode], [eval] and [serve] settings apply to a trained run")
+        if not overrides:
+            return
+        updated = load_config(self.run_dir / CONFIG_FILE, None, list(overrides))
+        self.config.decode, self.config.eval, self.config.serve = updated.decode, updated.eval, updated.serve
+        if updated.decode.xla != self.decoder.xla:
+            self.decoder = Decoder(self.model, self.max_answer_length, xla=updated.decode.xla)
 
     # ---- encoding ----------------------------------------------------------------------------------
     def encode_turns(self, question: str, context: Sequence[str] | None = None) -> np.ndarray:

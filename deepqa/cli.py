@@ -119,20 +119,9 @@ def _run_options() -> argparse.ArgumentParser:
 
 def _load_bot(args: argparse.Namespace):
     from deepqa.chatbot import Chatbot
-    from deepqa.config import parse_assignment
-    from deepqa.errors import ConfigError
 
     bot = Chatbot.load(args.run, args.weights)
-    for override in args.overrides:
-        section, _, _ = parse_assignment(override)
-        if section not in ("decode", "eval", "serve"):
-            raise ConfigError(f"--set {override}: only [decode], [eval] and [serve] settings apply to a trained run")
-    if args.overrides:
-        from deepqa.config import load_config
-        from deepqa.prepare import CONFIG_FILE
-
-        updated = load_config(bot.run_dir / CONFIG_FILE, None, args.overrides)
-        bot.config.decode, bot.config.eval, bot.config.serve = updated.decode, updated.eval, updated.serve
+    bot.configure(args.overrides)
     return bot
 
 
@@ -160,15 +149,14 @@ def run_serve(args: argparse.Namespace) -> int:
     """``deepqa serve``: the HTTP API and chat page, on a production WSGI server."""
     import waitress
 
-    from serve.app import create_app
+    from serve.app import app_for_run
 
-    bot = _load_bot(args)
-    settings = bot.config.serve
+    print(f"loading {args.run} and compiling generation for every batch size", flush=True)
+    app = app_for_run(args.run, args.weights, args.overrides)
+    state = app.extensions["deepqa"]
+    settings = state.config.serve
     host, port = args.host or settings.host, args.port or settings.port
-    print(f"compiling generation for batches of up to {settings.max_batch} questions", flush=True)
-    bot.warm_up(settings.max_batch)
-    app = create_app(bot.config, bot)
-    print(f"serving {bot.run_dir.name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)", flush=True)
+    print(f"serving {state.model_name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)", flush=True)
     waitress.serve(app, host=host, port=port, threads=settings.threads, ident="deepqa",
                    max_request_body_size=settings.max_body_bytes)
     return 0

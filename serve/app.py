@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from flask import Flask, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -69,3 +70,12 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
         return send_from_directory(STATIC, "index.html")
 
     return app
+
+
+def app_for_run(run_dir: str | Path, weights: str = "best", overrides: Sequence[str] = ()) -> Flask:
+    """The application for a trained run, loaded once with ``overrides`` applied and its generation compiled
+    for every batch size before the first request."""
+    bot = Chatbot.load(run_dir, weights)
+    bot.configure(overrides)
+    bot.warm_up(bot.config.serve.max_batch)
+    return create_app(bot.config, bot)

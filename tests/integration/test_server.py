@@ -1,6 +1,7 @@
 """The real WSGI server, started by `deepqa serve` on a free port and called over HTTP: answers,
 concurrency, a kill -9 mid-traffic that loses no committed exchange, and the chat page in Chromium."""
 
+import http.client
 import json
 import os
 import shutil
@@ -45,20 +46,24 @@ def run(tmp_path_factory):
 
 
 class Server:
-    """`deepqa serve` in a subprocess, ready when /api/v1/health answers."""
+    """A server in a subprocess, ready when /api/v1/health answers: `deepqa serve` by default, or
+    ``command`` (given the port) with ``env``."""
 
-    def __init__(self, run, database, *extra):
+    def __init__(self, run, database, *extra, command=None, env=None):
         self.port = free_ports()[0]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(self.port),
-             "--set", f"serve.database={database}", *extra], cwd=PROJECT_ROOT, env=ENV,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = command(self.port) if command else [
+            sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(self.port),
+            "--set", f"serve.database={database}", *extra]
+        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or ENV,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(240):
             try:
                 if call(self.url + "/api/v1/health", timeout=2)[0] == 200:
                     return
             except OSError:
+                if self.process.poll() is not None:
+                    break
                 time.sleep(0.5)
         self.stop()
         raise AssertionError("the server did not start")
@@ -89,6 +94,31 @@ def test_real_server_answers_over_http(run, tmp_path):
         server.stop()
 
 
+def waitress_serve(port):
+    return [sys.executable, "-m", "waitress", "--host", "127.0.0.1", "--port", str(port), "--threads", "8",
+            "serve.wsgi:application"]
+
+
+def test_wsgi_application_under_waitress_serve(run, tmp_path):
+    env = {**ENV, "DEEPQA_RUN": str(run), "DEEPQA_SET": f"serve.database={tmp_path / 'db.sqlite3'}; decode.strategy=greedy"}
+    server = Server(run, None, command=waitress_serve, env=env)
+    try:
+        status, body = call(server.url + "/api/v1/question", {"question": "question 2 about 2?"})
+        assert status == 200 and body["model"] == "tiny"
+        assert call(server.url + "/api/v1/model")[1]["decoding"]["strategy"] == "greedy"
+    finally:
+        server.stop()
+    stored = sqlite3.connect(tmp_path / "db.sqlite3").execute("SELECT question FROM exchanges").fetchall()
+    assert stored == [("question 2 about 2?",)]
+
+
+def test_wsgi_application_without_a_run_exits_with_a_message(tmp_path):
+    env = {**ENV, "DEEPQA_RUN": str(tmp_path / "missing")}
+    result = subprocess.run(waitress_serve(free_ports()[0]), cwd=PROJECT_ROOT, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 2 and "deepqa:" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_kill_9_mid_traffic_loses_no_committed_exchange(run, tmp_path):
     database = tmp_path / "db.sqlite3"
     server = Server(run, database)
@@ -100,7 +130,7 @@ def test_kill_9_mid_traffic_loses_no_committed_exchange(run, tmp_path):
                 status, body = call(server.url + "/api/v1/question", {"question": "question 1 about 1?"}, timeout=60)
                 if status == 200:
                     answered.append(body["exchange_id"])
-            except OSError:  # the server was killed under this request
+            except (OSError, http.client.HTTPException, ValueError):  # the server was killed under this request
                 return
 
     threads = [threading.Thread(target=traffic) for _ in range(4)]

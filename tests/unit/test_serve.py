@@ -10,6 +10,7 @@ import pytest
 from deepqa.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.config import with_values
+from deepqa.errors import ConfigError
 from deepqa.train_setup import new_training
 from serve.app import create_app
 from serve.sessions import SessionStore
@@ -27,6 +28,18 @@ def bot(tmp_path_factory):
                            str(data), "tiny")
     trainer.fit()
     return Chatbot.load(trainer.run_dir)
+
+
+def test_settings_changed_after_loading_rebuild_generation_when_xla_changes(bot):
+    fresh = Chatbot.load(bot.run_dir)
+    assert not fresh.decoder.xla
+    fresh.configure(["decode.strategy=greedy", "serve.max_batch=4"])
+    assert not fresh.decoder.xla and fresh.config.decode.strategy == "greedy" and fresh.config.serve.max_batch == 4
+    fresh.configure(["decode.xla=true"])
+    assert fresh.decoder.xla and fresh.decoder.batch_size_for(5) == 6
+    assert isinstance(fresh.reply("question 1 about 1?").text, str)
+    with pytest.raises(ConfigError, match=r"only \[decode\], \[eval\] and \[serve\]"):
+        fresh.configure(["model.type=transformer"])
 
 
 def make_client(bot, tmp_path, **serve):

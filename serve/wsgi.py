@@ -1,0 +1,33 @@
+"""The application object for WSGI servers that import one, one model per process:
+
+    waitress-serve --host 127.0.0.1 --port 8000 --threads 16 serve.wsgi:application
+
+Read from the environment: ``DEEPQA_RUN`` (the run directory, default ``save/latest``), ``DEEPQA_WEIGHTS``
+(``best`` or ``last``) and ``DEEPQA_SET`` (``SECTION.KEY=VALUE`` overrides separated by ``;``, as
+``deepqa serve --set``). The server must run several threads in one process: request batching gathers
+the questions of concurrent requests in that process.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from deepqa.errors import DeepQAError
+from serve.app import app_for_run
+
+
+def _application():
+    weights = os.environ.get("DEEPQA_WEIGHTS", "best")
+    if weights not in ("best", "last"):
+        print(f"deepqa: DEEPQA_WEIGHTS must be best or last, not {weights!r}", file=sys.stderr)
+        raise SystemExit(2)
+    overrides = [item.strip() for item in os.environ.get("DEEPQA_SET", "").split(";") if item.strip()]
+    try:
+        return app_for_run(os.environ.get("DEEPQA_RUN", "save/latest"), weights, overrides)
+    except DeepQAError as exc:
+        print(f"deepqa: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+application = _application()
