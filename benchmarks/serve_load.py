@@ -1,9 +1,10 @@
 """Serving under load: `deepqa serve` on 127.0.0.1 driven by 1 and by 16 concurrent clients (each on one
 kept-alive connection) for a fixed time, with request batching on and off in the same run. Prints one
 JSON line: requests per second, p50 and p99 latency, errors, the mean batch, and the server's peak
-memory; beside them, the replies per second of the decoder alone (no HTTP) one question and 16 questions
-at a time, the most batching could gain on this machine. Targets with 16 clients: batching at least 3×
-the requests per second of no batching, zero errors, p99 under 1 s for the `quick` model.
+memory; beside them, the replies per second and CPU time per reply of the decoder alone (no HTTP) one
+question and 16 questions at a time, the most batching could gain on this machine. Targets with 16
+clients: batching at least 3× the requests per second of no batching, zero errors, p99 under 1 s for
+the `quick` model.
 
     python -m benchmarks.serve_load [--quick] [--run RUN_DIR] [--strategy greedy|beam|sample]
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import socket
@@ -169,22 +171,26 @@ def measure(run_dir: Path, database: Path, batching: bool, seconds: float, decod
 
 
 def decoder_alone(run_dir: Path, overrides: list[str], seconds: float) -> dict:
-    """Replies per second of the decoder itself, in this process, one question at a time and 16 at a time:
-    the most that batching could gain before any HTTP work."""
+    """Replies per second of the decoder itself, in this process, one question at a time and 16 at a time
+    (the most that batching could gain before any HTTP work), and the CPU time each reply costs: where a
+    batch costs as much CPU per reply as one question, batching can gain no more than the cores that one
+    question leaves idle."""
     from deepqa.chatbot import Chatbot
 
     bot = Chatbot.load(run_dir)
     options = bot.options({key.split(".", 1)[1]: value for key, value in (o.split("=", 1) for o in overrides)})
-    rates = {}
+    figures = {}
     for size in (1, 16):
-        batch = [(QUESTIONS[i % len(QUESTIONS)], None) for i in range(size)]
-        bot.reply_batch(batch, options)  # compile
-        replies, started = 0, time.perf_counter()
+        turns = itertools.cycle(QUESTIONS)  # every question in turn, as the clients ask them
+        bot.reply_batch([("hello", None)] * size, options)  # compile
+        replies, started, cpu_started = 0, time.perf_counter(), time.process_time()
         while time.perf_counter() - started < seconds / 2:
-            replies += len(bot.reply_batch(batch, options))
-        rates[f"batch_{size}"] = round(replies / (time.perf_counter() - started), 1)
-    rates["ratio"] = round(rates["batch_16"] / rates["batch_1"], 2)
-    return rates
+            replies += len(bot.reply_batch([(next(turns), None) for _ in range(size)], options))
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        figures[f"batch_{size}"] = {"replies_per_second": round(replies / elapsed, 1),
+                                    "cpu_ms_per_reply": round(1000 * cpu / replies, 2)}
+    figures["ratio"] = round(figures["batch_16"]["replies_per_second"] / figures["batch_1"]["replies_per_second"], 2)
+    return figures
 
 
 def main() -> None:
@@ -210,7 +216,7 @@ def main() -> None:
                       "decoding": {"strategy": settings.strategy, "beam_width": settings.beam_width},
                       "seconds_per_figure": seconds, "batching": batched,
                       "no_batching": unbatched, "ratio_16_clients": round(ratio, 2),
-                      "decoder_alone_replies_per_second": alone,
+                      "decoder_alone": alone, "cpu_cores": os.cpu_count(),
                       "targets": {"ratio_16_clients": ">= 3", "errors": 0, "p99_ms_16_clients": "< 1000"}}))
 
 

@@ -157,7 +157,11 @@ class Decoder:
                      for key, value in state.items()}
             history, done, lengths = (tf.gather(t, origin) for t in (history, done, lengths))
             history, lengths, done = self._record(token, step, history, lengths, done)
-            return step + 1, tf.where(done, EOS, token), state, history, done, tf.reshape(best, [-1]), lengths
+            sums = tf.reshape(best, [-1])
+            settled = beam_settled(sums, lengths, done, width, knobs["num_answers"], knobs["max_length"],
+                                   knobs["length_penalty"])
+            done = tf.logical_or(done, tf.repeat(settled, width))
+            return step + 1, tf.where(done, EOS, token), state, history, done, sums, lengths
 
         first_only = tf.tile(tf.constant([0.0] + [NEG_INF] * (width - 1)), [batch])
         loop = (tf.constant(0), tf.fill([rows], GO), state, tf.zeros([rows, self.max_length], tf.int32),
@@ -167,7 +171,7 @@ class Decoder:
                                body, loop, maximum_iterations=self.max_length)
         _, _, _, history, done, sums, lengths = result
         steps = tf.cast(lengths, tf.float32) + tf.cast(done, tf.float32)
-        return history, sums / tf.pow((5.0 + steps) / 6.0, knobs["length_penalty"]), lengths
+        return history, sums / length_norm(steps, knobs["length_penalty"]), lengths
 
 
 _KNOB_SPECS = {
@@ -176,8 +180,26 @@ _KNOB_SPECS = {
     "repetition_penalty": tf.TensorSpec([], tf.float32), "no_repeat_ngram_size": tf.TensorSpec([], tf.int32),
     "min_length": tf.TensorSpec([], tf.int32), "max_length": tf.TensorSpec([], tf.int32),
     "allow_unk": tf.TensorSpec([], tf.bool), "length_penalty": tf.TensorSpec([], tf.float32),
-    "seed": tf.TensorSpec([2], tf.int32),
+    "num_answers": tf.TensorSpec([], tf.int32), "seed": tf.TensorSpec([2], tf.int32),
 }
+
+
+def length_norm(steps, length_penalty):
+    """GNMT's length normaliser ((5 + steps) / 6) ** length_penalty of beam search scores."""
+    return tf.pow((5.0 + tf.cast(steps, tf.float32)) / 6.0, length_penalty)
+
+
+def beam_settled(sums, lengths, done, width: int, num_answers, max_length, length_penalty):
+    """Whether each question's answers are settled ([questions] from its ``width`` hypotheses' log-probability
+    ``sums``, ``lengths`` and ``done``, all [questions * width]): its ``num_answers``-th best ended hypothesis
+    scores at least what any live one could still reach. Log-probabilities only lower a sum, so a live
+    hypothesis ends at best with its sum now, divided by the largest length normaliser it can reach;
+    decoding on could only push ended hypotheses out of the beam, never find better ones."""
+    ended = tf.reshape(tf.where(done, sums / length_norm(lengths + 1, length_penalty), NEG_INF), [-1, width])
+    nth_best = tf.gather(tf.sort(ended, direction="DESCENDING", axis=-1), num_answers - 1, axis=1)
+    reach = tf.maximum(length_norm(lengths + 1, length_penalty), length_norm(max_length, length_penalty))
+    live = tf.reshape(tf.where(done, NEG_INF, sums / reach), [-1, width])
+    return nth_best >= tf.reduce_max(live, axis=-1)
 
 
 def compiled_batch_sizes(limit: int) -> list[int]:
@@ -203,7 +225,7 @@ def _knobs(options: DecodeConfig) -> dict:
             "no_repeat_ngram_size": tf.constant(options.no_repeat_ngram_size, tf.int32),
             "min_length": tf.constant(options.min_length, tf.int32), "max_length": tf.constant(options.max_length, tf.int32),
             "allow_unk": tf.constant(options.allow_unk), "length_penalty": tf.constant(options.length_penalty, tf.float32),
-            "seed": tf.constant([seed, 0], tf.int32)}
+            "num_answers": tf.constant(options.num_answers, tf.int32), "seed": tf.constant([seed, 0], tf.int32)}
 
 
 def _hypotheses(history: np.ndarray, scores: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Decoding: cached equals uncached greedy, beam width 1 equals greedy, n-best sorted, sampling knobs,
-no special tokens in replies, option checks, and one trace for any batch."""
+"""Decoding: cached equals uncached greedy, beam width 1 equals greedy, n-best sorted, beam search stops
+once settled, sampling knobs, no special tokens in replies, option checks, and one trace for any batch."""
 
 import numpy as np
 import pytest
@@ -100,6 +100,26 @@ def test_option_checks():
         with_values("decode", DecodeConfig(), {"beam_width": "4"})
     with pytest.raises(ConfigError, match="unknown key 'beam'"):
         with_values("decode", DecodeConfig(), {"beam": 4})
+
+
+def test_beam_settles_a_question_once_no_live_hypothesis_can_beat_its_ended_ones():
+    import tensorflow as tf
+
+    from deepqa.decoding import beam_settled
+
+    # Width 2, three questions, every hypothesis 3 tokens long, at most 10: an ended sum of -2 scores
+    # -2 / ((5 + 4) / 6) = -1.33; a live sum s can still reach s / ((5 + 10) / 6) = s / 2.5.
+    sums = tf.constant([-2.0, -6.0, -2.0, -3.0, -1.0, -2.0])
+    lengths = tf.fill([6], 3)
+    done = tf.constant([True, False, True, False, False, False])
+
+    def settled(num_answers=1, length_penalty=1.0):
+        return beam_settled(sums, lengths, done, 2, tf.constant(num_answers), tf.constant(10),
+                            tf.constant(length_penalty)).numpy().tolist()
+
+    assert settled() == [True, False, False]  # -6 / 2.5 < -1.33 < -3 / 2.5; nothing ended in the third
+    assert settled(num_answers=2) == [False, False, False]  # a second answer is still being decoded
+    assert settled(length_penalty=0.0) == [True, True, False]  # without the length bonus -3 cannot beat -2
 
 
 @pytest.mark.parametrize("size, banned", [(1, {5, 6, 7}), (2, {7}), (3, {7}), (4, set()), (0, set())])
