@@ -20,13 +20,13 @@ from serve.app import app_for_run
 def _application():
     weights = os.environ.get("DEEPQA_WEIGHTS", "best")
     if weights not in ("best", "last"):
-        print(f"deepqa: DEEPQA_WEIGHTS must be best or last, not {weights!r}", file=sys.stderr)
+        print(f"error: DEEPQA_WEIGHTS must be best or last, not {weights!r}", file=sys.stderr)
         raise SystemExit(2)
     overrides = [item.strip() for item in os.environ.get("DEEPQA_SET", "").split(";") if item.strip()]
     try:
         return app_for_run(os.environ.get("DEEPQA_RUN", "save/latest"), weights, overrides)
     except DeepQAError as exc:
-        print(f"deepqa: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -116,7 +116,7 @@ def test_wsgi_application_without_a_run_exits_with_a_message(tmp_path):
     env = {**ENV, "DEEPQA_RUN": str(tmp_path / "missing")}
     result = subprocess.run(waitress_serve(free_ports()[0]), cwd=PROJECT_ROOT, env=env, capture_output=True,
                             text=True, timeout=120)
-    assert result.returncode == 2 and "deepqa:" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "error: " in result.stderr and "Traceback" not in result.stderr
 
 
 def test_kill_9_mid_traffic_loses_no_committed_exchange(run, tmp_path):
