@@ -195,9 +195,10 @@ def beam_settled(sums, lengths, done, width: int, num_answers, max_length, lengt
     scores at least what any live one could still reach. Log-probabilities only lower a sum, so a live
     hypothesis ends at best with its sum now, divided by the largest length normaliser it can reach;
     decoding on could only push ended hypotheses out of the beam, never find better ones."""
-    ended = tf.reshape(tf.where(done, sums / length_norm(lengths + 1, length_penalty), NEG_INF), [-1, width])
+    ending_now = length_norm(lengths + 1, length_penalty)
+    ended = tf.reshape(tf.where(done, sums / ending_now, NEG_INF), [-1, width])
     nth_best = tf.gather(tf.sort(ended, direction="DESCENDING", axis=-1), num_answers - 1, axis=1)
-    reach = tf.maximum(length_norm(lengths + 1, length_penalty), length_norm(max_length, length_penalty))
+    reach = tf.maximum(ending_now, length_norm(max_length, length_penalty))
     live = tf.reshape(tf.where(done, NEG_INF, sums / reach), [-1, width])
     return nth_best >= tf.reduce_max(live, axis=-1)
 

@@ -45,17 +45,25 @@ def run(tmp_path_factory):
     return trainer.run_dir
 
 
-class Server:
-    """A server in a subprocess, ready when /api/v1/health answers: `deepqa serve` by default, or
-    ``command`` (given the port) with ``env``."""
+def deepqa_serve(run, database, *extra):
+    """The command line of `deepqa serve` for ``run`` on a given port."""
+    return lambda port: [sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(port),
+                         "--set", f"serve.database={database}", *extra]
 
-    def __init__(self, run, database, *extra, command=None, env=None):
+
+def waitress_serve(port):
+    """The command line of `waitress-serve` for the ``serve.wsgi`` application on ``port``."""
+    return [sys.executable, "-m", "waitress", "--host", "127.0.0.1", "--port", str(port), "--threads", "8",
+            "serve.wsgi:application"]
+
+
+class Server:
+    """``command`` (a function of the port) in a subprocess, ready when /api/v1/health answers."""
+
+    def __init__(self, command, env=ENV):
         self.port = free_ports()[0]
         self.url = f"http://127.0.0.1:{self.port}"
-        command = command(self.port) if command else [
-            sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(self.port),
-            "--set", f"serve.database={database}", *extra]
-        self.process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env or ENV,
+        self.process = subprocess.Popen(command(self.port), cwd=PROJECT_ROOT, env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(240):
             try:
@@ -74,7 +82,7 @@ class Server:
 
 
 def test_real_server_answers_over_http(run, tmp_path):
-    server = Server(run, tmp_path / "db.sqlite3")
+    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"))
     try:
         status, body = call(server.url + "/api/v1/question", {"question": "question 2 about 2?"})
         assert status == 200 and isinstance(body["answer"], str) and body["model"] == "tiny"
@@ -94,14 +102,9 @@ def test_real_server_answers_over_http(run, tmp_path):
         server.stop()
 
 
-def waitress_serve(port):
-    return [sys.executable, "-m", "waitress", "--host", "127.0.0.1", "--port", str(port), "--threads", "8",
-            "serve.wsgi:application"]
-
-
 def test_wsgi_application_under_waitress_serve(run, tmp_path):
     env = {**ENV, "DEEPQA_RUN": str(run), "DEEPQA_SET": f"serve.database={tmp_path / 'db.sqlite3'}; decode.strategy=greedy"}
-    server = Server(run, None, command=waitress_serve, env=env)
+    server = Server(waitress_serve, env)
     try:
         status, body = call(server.url + "/api/v1/question", {"question": "question 2 about 2?"})
         assert status == 200 and body["model"] == "tiny"
@@ -121,7 +124,7 @@ def test_wsgi_application_without_a_run_exits_with_a_message(tmp_path):
 
 def test_kill_9_mid_traffic_loses_no_committed_exchange(run, tmp_path):
     database = tmp_path / "db.sqlite3"
-    server = Server(run, database)
+    server = Server(deepqa_serve(run, database))
     answered, stop = [], threading.Event()
 
     def traffic():
@@ -160,7 +163,7 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    server = Server(run, tmp_path / "db.sqlite3")
+    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
