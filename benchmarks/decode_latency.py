@@ -58,7 +58,7 @@ def summary(values: list[float]) -> dict:
 
 def measure(architecture: str, replies: int) -> dict:
     from deepqa.config import DecodeConfig, load_config
-    from deepqa.decoding import Decoder
+    from deepqa.inference.decoding import Decoder
     from deepqa.models import build_model
 
     config = load_config(None, "quick", [f"model.type={architecture}", f"samples.max_answer_length={REPLY_TOKENS}"])

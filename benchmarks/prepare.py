@@ -29,7 +29,7 @@ CASES = {
 def run_one(settings: list[str], workers: int) -> dict:
     """Prepare once in this process and return its figures."""
     from deepqa.config import load_config
-    from deepqa.prepare import prepare
+    from deepqa.data.prepare import prepare
 
     config = load_config(None, None, [*settings, f"tokenizer.workers={workers}"])
     with tempfile.TemporaryDirectory() as out:

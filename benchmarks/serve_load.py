@@ -47,11 +47,12 @@ def _free_port() -> int:
 def untrained_quick_run(folder: Path, data_dir: Path) -> Path:
     """A run directory holding a quick-sized model with its initial weights."""
     from deepqa.config import load_config
-    from deepqa.dataset import Dataset
+    from deepqa.data.dataset import Dataset
     from deepqa.models import build_model
-    from deepqa.prepare import prepare
-    from deepqa.run_bundle import BEST_WEIGHTS, create_run
-    from deepqa.train_setup import DATA_SECTIONS
+    from deepqa.data.prepare import prepare
+    from deepqa.files import BEST_WEIGHTS
+    from deepqa.train.run_bundle import create_run
+    from deepqa.train.setup import DATA_SECTIONS
 
     if not (data_dir / "samples.npz").is_file():
         prepare(load_config(None, "quick"), data_dir)
@@ -175,7 +176,7 @@ def decoder_alone(run_dir: Path, overrides: list[str], seconds: float) -> dict:
     (the most that batching could gain before any HTTP work), and the CPU time each reply costs: where a
     batch costs as much CPU per reply as one question, batching can gain no more than the cores that one
     question leaves idle."""
-    from deepqa.chatbot import Chatbot
+    from deepqa.inference.chatbot import Chatbot
 
     bot = Chatbot.load(run_dir)
     options = bot.options({key.split(".", 1)[1]: value for key, value in (o.split("=", 1) for o in overrides)})

@@ -27,8 +27,8 @@ ARCHITECTURES = ("lstm", "transformer")
 
 def _dataset(data_dir: Path):
     from deepqa.config import load_config
-    from deepqa.dataset import Dataset
-    from deepqa.prepare import prepare
+    from deepqa.data.dataset import Dataset
+    from deepqa.data.prepare import prepare
 
     if not (data_dir / "samples.npz").is_file():
         prepare(load_config(None, "quick"), data_dir)
@@ -44,7 +44,7 @@ def _config(architecture: str, steps: int):
 
 def measure_deepqa(architecture: str, data_dir: Path, steps: int) -> dict:
     """Tokens per second of deepqa's own training step, after ``steps`` warm-up steps."""
-    from deepqa.training import Trainer
+    from deepqa.train.training import Trainer
 
     dataset = _dataset(data_dir)
     config = _config(architecture, steps)
@@ -69,8 +69,8 @@ def measure_baseline(architecture: str, data_dir: Path, steps: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from deepqa.input_pipeline import make_dataset
-    from deepqa.losses import cross_entropy_sum, token_mask
+    from deepqa.train.input_pipeline import make_dataset
+    from deepqa.train.losses import cross_entropy_sum, token_mask
     from deepqa.models import build_model
 
     dataset = _dataset(data_dir)

@@ -43,7 +43,7 @@ def _load(args: argparse.Namespace):
 
 def run_prepare(args: argparse.Namespace) -> int:
     """``deepqa prepare``: read the corpus and write the dataset folder."""
-    from deepqa.prepare import prepare
+    from deepqa.data.prepare import prepare
 
     config = _load(args)
     out = args.out or config.corpus.dataset_dir
@@ -62,8 +62,9 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     """``deepqa train``: train a model on a prepared dataset into a run directory."""
-    from deepqa.prepare import SAMPLES_FILE, prepare
-    from deepqa.train_setup import new_training, resumed_training
+    from deepqa.data.prepare import prepare
+    from deepqa.files import SAMPLES_FILE
+    from deepqa.train.setup import new_training, resumed_training
 
     if args.resume:
         trainer = resumed_training(args.resume, args.overrides, args.data)
@@ -85,8 +86,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_tune(args: argparse.Namespace) -> int:
     """``deepqa tune``: search the architecture, then train the best configuration into a run bundle."""
-    from deepqa.train_setup import adopt_dataset
-    from deepqa.tuning import describe_results, distributed_role, make_tuner, retrain_best, search, summary_text
+    from deepqa.train.setup import adopt_dataset
+    from deepqa.train.tuning import describe_results, distributed_role, make_tuner, retrain_best, search, summary_text
 
     config = _load(args)
     dataset = adopt_dataset(config, args.data)
@@ -118,7 +119,7 @@ def _run_options() -> argparse.ArgumentParser:
 
 
 def _load_bot(args: argparse.Namespace):
-    from deepqa.chatbot import Chatbot
+    from deepqa.inference.chatbot import Chatbot
 
     bot = Chatbot.load(args.run, args.weights)
     bot.configure(args.overrides)
@@ -127,7 +128,7 @@ def _load_bot(args: argparse.Namespace):
 
 def run_chat(args: argparse.Namespace) -> int:
     """``deepqa chat``: talk to a trained run."""
-    from deepqa.chat import run_chat as chat
+    from deepqa.inference.chat import run_chat as chat
 
     bot = _load_bot(args)
     return chat(bot, bot.config.decode, args.question)
@@ -135,7 +136,7 @@ def run_chat(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``deepqa evaluate``: measure a trained run."""
-    from deepqa.evaluation import evaluate, format_table, write_report
+    from deepqa.evaluate.evaluation import evaluate, format_table, write_report
 
     bot = _load_bot(args)
     report = evaluate(bot, args.candidates, args.data)

@@ -13,7 +13,7 @@ from typing import Sequence
 from flask import Flask, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from deepqa.chatbot import Chatbot
+from deepqa.inference.chatbot import Chatbot
 from deepqa.config import Config
 from serve.api import RateLimiter, api, error_response
 from serve.batcher import RequestBatcher

@@ -51,7 +51,7 @@ def memory_data(tmp_path) -> Path:
 
 def prepare_pairs(folder: Path, pairs, *overrides: str):
     """Write ``pairs`` as a tab-separated corpus, prepare it into ``folder/data`` and return that path."""
-    from deepqa.prepare import prepare
+    from deepqa.data.prepare import prepare
 
     folder.mkdir(parents=True, exist_ok=True)
     corpus = folder / "pairs.tsv"

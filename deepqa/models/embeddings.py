@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from deepqa.errors import ConfigError
-from deepqa.vocab import Vocabulary
+from deepqa.data.vocab import Vocabulary
 
 
 def _read_text(path: Path, wanted: dict[str, int], dim: int, matrix: np.ndarray) -> int:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from deepqa.chatbot import Chatbot
+from deepqa.inference.chatbot import Chatbot
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.integration

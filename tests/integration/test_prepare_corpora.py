@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from deepqa.dataset import Dataset
-from deepqa.prepare import prepare
+from deepqa.data.dataset import Dataset
+from deepqa.data.prepare import prepare
 from tests.conftest import make_config
 
 pytestmark = pytest.mark.integration

@@ -36,7 +36,7 @@ def call(url, body=None, timeout=30):
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from deepqa.train_setup import new_training
+    from deepqa.train.setup import new_training
 
     folder = tmp_path_factory.mktemp("server")
     data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2")

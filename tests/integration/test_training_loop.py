@@ -10,11 +10,11 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from deepqa.cli import main
 from deepqa.config import DecodeConfig
-from deepqa.dataset import Dataset
-from deepqa.decoding import Decoder, reply_texts
+from deepqa.data.dataset import Dataset
+from deepqa.inference.decoding import Decoder, reply_texts
 from deepqa.errors import ConfigError
 from deepqa.models import build_model
-from deepqa.train_setup import new_training, resumed_training
+from deepqa.train.setup import new_training, resumed_training
 from tests.conftest import TINY_MODEL, make_config, training_config
 
 pytestmark = pytest.mark.integration

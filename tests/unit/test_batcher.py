@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from deepqa.config import DecodeConfig
-from deepqa.decoding import compiled_batch_sizes, padded_batch_size
+from deepqa.inference.decoding import compiled_batch_sizes, padded_batch_size
 from serve.batcher import QueueFull, RequestBatcher
 
 LONG_WAIT_MS = 600_000  # far longer than any test may run: a batch that waited for it would hang the test

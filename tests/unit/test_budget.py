@@ -3,7 +3,7 @@
 import pytest
 
 from deepqa.models import build_model
-from deepqa.models.budget import estimate_memory_mb, estimate_parameters
+from deepqa.train.budget import estimate_memory_mb, estimate_parameters
 from tests.conftest import make_config
 
 VARIANTS = [

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from deepqa.config import DecodeConfig, with_values
-from deepqa.decoding import Decoder, checked_options
+from deepqa.inference.decoding import Decoder, checked_options
 from deepqa.errors import ConfigError
 from deepqa.models import build_model
-from deepqa.vocab import EOS, GO, PAD, UNK
+from deepqa.data.vocab import EOS, GO, PAD, UNK
 from tests.conftest import TINY_MODEL, make_config
 
 VOCAB = 40
@@ -105,7 +105,7 @@ def test_option_checks():
 def test_beam_settles_a_question_once_no_live_hypothesis_can_beat_its_ended_ones():
     import tensorflow as tf
 
-    from deepqa.decoding import beam_settled
+    from deepqa.inference.decoding import beam_settled
 
     # Width 2, three questions, every hypothesis 3 tokens long, at most 10: an ended sum of -2 scores
     # -2 / ((5 + 4) / 6) = -1.33; a live sum s can still reach s / ((5 + 10) / 6) = s / 2.5.
@@ -126,7 +126,7 @@ def test_beam_settles_a_question_once_no_live_hypothesis_can_beat_its_ended_ones
 def test_no_repeat_ngram_bans_exactly_the_completing_tokens(size, banned):
     import tensorflow as tf
 
-    from deepqa.logit_shaping import NEG_INF, history_adjustments
+    from deepqa.inference.logit_shaping import NEG_INF, history_adjustments
 
     history = tf.constant([[5, 6, 7, 5, 6, 0, 0, 0]], tf.int32)  # five tokens generated so far
     adjustments = history_adjustments(history, tf.constant(5), tf.constant(1.0), tf.constant(size), 10).numpy()[0]
@@ -137,7 +137,7 @@ def test_no_repeat_ngram_bans_exactly_the_completing_tokens(size, banned):
 def test_repetition_penalty_lowers_only_generated_tokens():
     import tensorflow as tf
 
-    from deepqa.logit_shaping import NEG_INF, history_adjustments
+    from deepqa.inference.logit_shaping import NEG_INF, history_adjustments
 
     history = tf.constant([[5, 6, 7, 9, 0], [4, 8, 0, 0, 0]], tf.int32)
     adjustments = history_adjustments(history, tf.constant(3), tf.constant(2.0), tf.constant(2), 10).numpy()
@@ -153,7 +153,7 @@ def test_repetition_penalty_lowers_only_generated_tokens():
 def test_sampling_restriction_keeps_top_k_and_nucleus():
     import tensorflow as tf
 
-    from deepqa.logit_shaping import NEG_INF, restrict_for_sampling
+    from deepqa.inference.logit_shaping import NEG_INF, restrict_for_sampling
 
     scores = tf.math.log(tf.constant([[0.5, 0.3, 0.15, 0.05]]))
     kept = lambda k, p: (restrict_for_sampling(scores, 1.0, k, p).numpy()[0] > NEG_INF / 2).tolist()

@@ -7,14 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from deepqa.chat import ChatSession, run_chat
-from deepqa.chatbot import Chatbot
+from deepqa.inference.chat import ChatSession, run_chat
+from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.errors import ConfigError, DatasetError
-from deepqa.evaluation import evaluate, format_table, write_report
-from deepqa.selection import TfidfRanker, chance_report, load_cases, ranks, recall_report
-from deepqa.text_metrics import corpus_bleu, distinct_n, most_frequent_share
-from deepqa.train_setup import new_training
+from deepqa.evaluate.evaluation import evaluate, format_table, write_report
+from deepqa.evaluate.selection import TfidfRanker, chance_report, load_cases, ranks, recall_report
+from deepqa.evaluate.text_metrics import corpus_bleu, distinct_n, most_frequent_share
+from deepqa.train.setup import new_training
 from tests.conftest import TINY_MODEL, make_config, prepare_pairs
 
 

@@ -6,7 +6,7 @@ import pytest
 from deepqa.errors import ConfigError
 from deepqa.models import MODELS, build_model
 from deepqa.models.embeddings import load_pretrained_embeddings
-from deepqa.vocab import Vocabulary
+from deepqa.data.vocab import Vocabulary
 from tests.conftest import TINY_MODEL, make_config
 
 VARIANTS = [

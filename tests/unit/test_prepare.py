@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from deepqa.cli import main
-from deepqa.dataset import Dataset
+from deepqa.data.dataset import Dataset
 from deepqa.errors import DatasetError
-from deepqa.prepare import prepare
-from deepqa.splits import TRAIN
+from deepqa.data.prepare import prepare
+from deepqa.data.splits import TRAIN
 from tests.conftest import PROJECT_ROOT, make_config
 
 ENGLISH_PAIRS = [(f"question number {i} about topic {i % 7}?", f"Answer {i}: topic {i % 7} is fine.") for i in range(120)]

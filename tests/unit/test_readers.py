@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from deepqa.config import SourceConfig
-from deepqa.corpus import READERS, ReadStats, read_source
+from deepqa.data.corpus import READERS, ReadStats, read_source
 from deepqa.errors import CorpusError
 
 SEP = " +++$+++ "

@@ -5,10 +5,10 @@ import pytest
 
 from deepqa.config import SamplesConfig
 from deepqa.errors import DatasetError
-from deepqa.sample_builder import EncodedConversation, build_samples
-from deepqa.samples import Samples
-from deepqa.splits import TEST, TRAIN, VALID, assign_split, split_key
-from deepqa.vocab import EOS, UNK
+from deepqa.data.sample_builder import EncodedConversation, build_samples
+from deepqa.data.samples import Samples
+from deepqa.data.splits import TEST, TRAIN, VALID, assign_split, split_key
+from deepqa.data.vocab import EOS, UNK
 
 
 def ids(*values):

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from deepqa.chatbot import Chatbot
+from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.config import with_values
 from deepqa.errors import ConfigError
-from deepqa.train_setup import new_training
+from deepqa.train.setup import new_training
 from serve.app import create_app
 from serve.sessions import SessionStore
 from serve.store import ConversationStore
@@ -142,7 +142,7 @@ def test_feedback_store_and_export_round_trip(bot, tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["turns"][:2] == ["hello", "question 0 about 0?"]
     config = make_config("corpus.format=jsonl", f"corpus.path={out}", "samples.valid_fraction=0", "samples.test_fraction=0")
-    from deepqa.prepare import prepare
+    from deepqa.data.prepare import prepare
 
     assert prepare(config, tmp_path / "retrain")["pairs"]["kept"] == 2
 

@@ -4,8 +4,8 @@ import pytest
 
 from deepqa.config import TokenizerConfig
 from deepqa.errors import ConfigError
-from deepqa.text import TOKENIZERS, build_tokenizer, normalize
-from deepqa.text.english import sentence_case
+from deepqa.data.text import TOKENIZERS, build_tokenizer, normalize
+from deepqa.data.text.english import sentence_case
 
 ENGLISH = [
     "Hello, how are you?",
@@ -105,7 +105,7 @@ def test_registry_lists_every_tokenizer():
 
 
 def test_only_slow_tokenizers_of_large_corpora_use_several_processes():
-    from deepqa.text.batch import PARALLEL_THRESHOLD, choose_workers, split_texts
+    from deepqa.data.text.batch import PARALLEL_THRESHOLD, choose_workers, split_texts
 
     assert choose_workers(0, PARALLEL_THRESHOLD * 2, tokenizer("word")) == 1
     assert choose_workers(0, 10, tokenizer("jieba")) == 1

@@ -5,11 +5,11 @@ tests/integration/test_training_loop.py."""
 import numpy as np
 import pytest
 
-from deepqa.dataset import Dataset
+from deepqa.data.dataset import Dataset
 from deepqa.errors import DatasetError
-from deepqa.train_setup import new_training, resumed_training
-from deepqa.training import TrainingError
-from deepqa.vocab import EOS
+from deepqa.train.setup import new_training, resumed_training
+from deepqa.train.training import TrainingError
+from deepqa.data.vocab import EOS
 from tests.conftest import training_config
 
 
@@ -34,7 +34,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_path, m
 def test_losses_match_their_definitions():
     import tensorflow as tf
 
-    from deepqa.losses import correct_tokens, cross_entropy_sum
+    from deepqa.train.losses import correct_tokens, cross_entropy_sum
 
     logits = tf.constant([[[2.0, 0.0, 1.0], [0.0, 3.0, 0.0]]])
     targets = tf.constant([[2, 0]])  # the second position is padding

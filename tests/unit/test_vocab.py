@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from deepqa.errors import DatasetError
-from deepqa.vocab import EOS, GO, PAD, SPECIAL_TOKENS, UNK, Vocabulary
+from deepqa.data.vocab import EOS, GO, PAD, SPECIAL_TOKENS, UNK, Vocabulary
 
 COUNTS = Counter({"hello": 5, "world": 3, "b": 2, "a": 2, "rare": 1})
 

@@ -1,0 +1,119 @@
+"""Training samples: ragged (encoder ids, decoder ids) pairs with their split, saved as ``samples.npz``.
+
+Encoder ids are the question (with any context turns before it, each followed by ``<eos>``);
+decoder ids are the answer alone: training adds ``<go>`` in front for the decoder input and
+``<eos>`` at the end for the targets. Ids are stored flat with offsets, so the file holds no
+padding and loads without pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from deepqa import atomic
+from deepqa.errors import DatasetError
+from deepqa.data.splits import SPLITS
+
+FORMAT_VERSION = 1
+
+
+def _flatten(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(row) for row in rows])
+    values = np.concatenate(rows).astype(np.int32) if len(rows) else np.zeros(0, dtype=np.int32)
+    return values, offsets
+
+
+@dataclass
+class Samples:
+    """Question/answer id sequences with per-sample split, conversation and source indices."""
+
+    encoder_values: np.ndarray
+    encoder_offsets: np.ndarray
+    decoder_values: np.ndarray
+    decoder_offsets: np.ndarray
+    split: np.ndarray
+    conversation: np.ndarray
+    source: np.ndarray
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, encoder: Sequence[np.ndarray], decoder: Sequence[np.ndarray], split: Sequence[int],
+                  conversation: Sequence[int], source: Sequence[int], meta: dict | None = None) -> "Samples":
+        """Build from one id array per question and per answer."""
+        encoder_values, encoder_offsets = _flatten(encoder)
+        decoder_values, decoder_offsets = _flatten(decoder)
+        return cls(encoder_values, encoder_offsets, decoder_values, decoder_offsets,
+                   np.asarray(split, dtype=np.int8), np.asarray(conversation, dtype=np.int32),
+                   np.asarray(source, dtype=np.int16), dict(meta or {}))
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def question(self, index: int) -> np.ndarray:
+        """Encoder ids of sample ``index``."""
+        return self.encoder_values[self.encoder_offsets[index]:self.encoder_offsets[index + 1]]
+
+    def answer(self, index: int) -> np.ndarray:
+        """Decoder ids (the answer, without ``<go>``/``<eos>``) of sample ``index``."""
+        return self.decoder_values[self.decoder_offsets[index]:self.decoder_offsets[index + 1]]
+
+    @property
+    def question_lengths(self) -> np.ndarray:
+        return np.diff(self.encoder_offsets)
+
+    @property
+    def answer_lengths(self) -> np.ndarray:
+        return np.diff(self.decoder_offsets)
+
+    def select(self, indices: np.ndarray) -> "Samples":
+        """A new Samples with the given rows, in the given order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return Samples.from_rows([self.question(i) for i in indices], [self.answer(i) for i in indices],
+                                 self.split[indices], self.conversation[indices], self.source[indices], self.meta)
+
+    def of_split(self, name: str) -> "Samples":
+        """The samples of split ``train``, ``valid`` or ``test``."""
+        return self.select(np.flatnonzero(self.split == SPLITS.index(name)))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Atomically write ``samples.npz`` (compressed, no pickled objects)."""
+        with atomic.atomic_open(path, "wb") as handle:
+            np.savez_compressed(handle, encoder_values=self.encoder_values, encoder_offsets=self.encoder_offsets,
+                                decoder_values=self.decoder_values, decoder_offsets=self.decoder_offsets,
+                                split=self.split, conversation=self.conversation, source=self.source,
+                                meta=np.array(json.dumps({"format_version": FORMAT_VERSION, **self.meta})))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, vocab_size: int | None = None) -> "Samples":
+        """Read ``samples.npz``; with ``vocab_size``, check every id is in [0, vocab_size)."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except FileNotFoundError:
+            raise DatasetError(f"samples file {str(path)!r} does not exist; run `deepqa prepare` first") from None
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"samples file {str(path)!r} is not a deepqa samples file: {exc}") from None
+        try:
+            meta = json.loads(str(arrays.pop("meta")))
+            samples = cls(**arrays, meta=meta)
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            raise DatasetError(f"samples file {str(path)!r} lacks a field: {exc}") from None
+        samples._check(str(path), vocab_size)
+        return samples
+
+    def _check(self, where: str, vocab_size: int | None) -> None:
+        count = len(self.split)
+        for name in ("encoder", "decoder"):
+            offsets, values = getattr(self, f"{name}_offsets"), getattr(self, f"{name}_values")
+            if len(offsets) != count + 1 or offsets[0] != 0 or offsets[-1] != len(values) or np.any(np.diff(offsets) < 0):
+                raise DatasetError(f"samples file {where!r}: {name} offsets are inconsistent")
+            if vocab_size is not None and len(values) and (values.min() < 0 or values.max() >= vocab_size):
+                raise DatasetError(f"samples file {where!r}: {name} ids fall outside the vocabulary of {vocab_size}")
+        if len(self.conversation) != count or len(self.source) != count:
+            raise DatasetError(f"samples file {where!r}: per-sample arrays differ in length")

@@ -1,0 +1,1 @@
+"""Evaluation: response selection, generation metrics and the report."""

@@ -1,0 +1,232 @@
+"""``deepqa evaluate``: response selection against a TF-IDF baseline, and generation quality.
+
+Selection: each candidate is scored by the model's length-normalised log-likelihood given the
+context (teacher forcing, batched); with ``[eval] mmi_lambda`` > 0 the candidate's unconditional
+log-likelihood (given an empty context) times lambda is subtracted, since plain likelihood favours
+generic replies. Generation, on the test split: perplexity, BLEU, distinct-1/2, reply length and the
+share of the most frequent reply. The report goes to JSON, to a table and to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from deepqa import atomic
+from deepqa.inference.chatbot import Chatbot
+from deepqa.data.dataset import Dataset
+from deepqa.inference.decoding import pad_rows
+from deepqa.errors import DatasetError
+from deepqa.train.losses import token_mask
+from deepqa.files import DATASET_FILE, LOGS_DIR
+from deepqa.evaluate.selection import Case, TfidfRanker, chance_report, load_cases, recall_report
+from deepqa.evaluate.text_metrics import corpus_bleu, distinct_n, most_frequent_share
+from deepqa.data.vocab import EOS, GO
+
+REPORT_FILE = "report.json"
+
+
+@dataclass
+class EncodedCase:
+    """A case as ids for the model and as tokens for the TF-IDF baseline; candidate 0 is the response."""
+
+    context_ids: np.ndarray
+    candidate_ids: list[np.ndarray]
+    context_tokens: list[str]
+    candidate_tokens: list[list[str]]
+
+
+class LikelihoodScorer:
+    """Teacher-forced log-likelihoods of answers given questions, in batches, compiled once."""
+
+    def __init__(self, bot: Chatbot, batch_size: int):
+        self.batch_size = batch_size
+        spec = tf.TensorSpec([None, None], tf.int32)
+        self._sums = tf.function(self._log_likelihood_sums, input_signature=[spec, spec, spec])
+        self.model = bot.model
+
+    def _log_likelihood_sums(self, encoder_ids, decoder_ids, targets):
+        logits = self.model({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids})
+        log_probs = tf.nn.log_softmax(logits, axis=-1)
+        picked = tf.gather(log_probs, targets, axis=-1, batch_dims=2)
+        return tf.reduce_sum(picked * token_mask(targets), axis=1)
+
+    def sums_and_counts(self, questions: list[np.ndarray], answers: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Summed log-probability of each answer + <eos> given its question, and its token count."""
+        sums = []
+        for start in range(0, len(questions), self.batch_size):
+            chunk_q, chunk_a = questions[start:start + self.batch_size], answers[start:start + self.batch_size]
+            decoder = pad_rows([np.concatenate([[GO], a]).astype(np.int32) for a in chunk_a])
+            targets = pad_rows([np.concatenate([a, [EOS]]).astype(np.int32) for a in chunk_a])
+            sums.append(self._sums(pad_rows(chunk_q), decoder, targets).numpy())
+        counts = np.array([len(a) + 1 for a in answers], dtype=np.float64)
+        return np.concatenate(sums) if sums else np.zeros(0), counts
+
+    def mean_log_likelihoods(self, questions: list[np.ndarray], answers: list[np.ndarray]) -> np.ndarray:
+        """Length-normalised log-likelihood of each answer."""
+        sums, counts = self.sums_and_counts(questions, answers)
+        return sums / counts
+
+
+def cases_from_file(bot: Chatbot, path: str) -> list[EncodedCase]:
+    """Encode the cases of a candidates file for the model and the baseline."""
+    def encode(case: Case) -> EncodedCase:
+        context = " ".join(case.context)
+        return EncodedCase(bot.encode_turns(case.context[-1], case.context[:-1]),
+                           [bot.encode_answer(text) for text in case.candidates],
+                           bot.tokenizer.tokenize(context), [bot.tokenizer.tokenize(t) for t in case.candidates])
+    return [encode(case) for case in load_cases(path)]
+
+
+def cases_from_dataset(bot: Chatbot, dataset: Dataset, count: int, distractors: int, seed: int,
+                       split: str = "test") -> list[EncodedCase]:
+    """Cases from a split, each with distractors drawn (seeded) from other conversations' answers."""
+    test = dataset.samples.of_split(split)
+    if len(test) < 2 or len(np.unique(test.conversation)) < 2:
+        raise DatasetError(f"the {split} split is too small to build response-selection cases; "
+                           f"prepare with samples.{split}_fraction > 0 or pass --candidates FILE")
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(test))[:count]
+    decode = bot.vocabulary.decode
+    cases = []
+    for index in chosen:
+        answer = test.answer(index)
+        picked: list[np.ndarray] = []
+        for other in rng.permutation(len(test)):
+            if len(picked) == distractors:
+                break
+            candidate = test.answer(other)
+            if test.conversation[other] != test.conversation[index] and not np.array_equal(candidate, answer):
+                picked.append(candidate)
+        if len(picked) < distractors:
+            continue
+        candidates = [answer, *picked]
+        cases.append(EncodedCase(test.question(index), candidates, decode(test.question(index)),
+                                 [decode(c) for c in candidates]))
+    if not cases:
+        raise DatasetError("no test sample has enough distractors from other conversations")
+    return cases
+
+
+def selection_scores(scorer: LikelihoodScorer, cases: list[EncodedCase], mmi_lambda: float) -> np.ndarray:
+    """Model scores [cases, candidates]; MMI-adjusted when ``mmi_lambda`` > 0."""
+    width = min(len(case.candidate_ids) for case in cases)
+    questions = [case.context_ids for case in cases for _ in range(width)]
+    answers = [candidate for case in cases for candidate in case.candidate_ids[:width]]
+    scores = scorer.mean_log_likelihoods(questions, answers)
+    if mmi_lambda:
+        empty = [np.array([EOS], dtype=np.int32)] * len(answers)  # a content-free context
+        scores = scores - mmi_lambda * scorer.mean_log_likelihoods(empty, answers)
+    return scores.reshape(len(cases), width)
+
+
+def tfidf_scores(cases: list[EncodedCase]) -> np.ndarray:
+    """TF-IDF cosine scores [cases, candidates], IDF from the cases' own texts."""
+    width = min(len(case.candidate_ids) for case in cases)
+    documents = [case.context_tokens for case in cases] + [t for case in cases for t in case.candidate_tokens]
+    ranker = TfidfRanker(documents)
+    return np.array([ranker.score(case.context_tokens, case.candidate_tokens[:width]) for case in cases])
+
+
+def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, max_cases: int,
+                      max_generate: int, batch_size: int, seed: int) -> dict:
+    """Perplexity, BLEU, distinct-n, average length and most frequent reply on the test split."""
+    test = dataset.samples.of_split("test")
+    if len(test) == 0:
+        return {"skipped": "the dataset has no test split"}
+    order = np.random.default_rng(seed).permutation(len(test))
+    sample = order[:max_cases]
+    sums, counts = scorer.sums_and_counts([test.question(i) for i in sample], [test.answer(i) for i in sample])
+    perplexity = float(np.exp(-sums.sum() / counts.sum()))
+    generate = order[:max_generate]
+    options = replace(bot.config.decode, num_answers=1)
+    replies, references = [], []
+    for start in range(0, len(generate), batch_size):
+        chunk = generate[start:start + batch_size]
+        results = bot.decoder.generate(pad_rows([test.question(i) for i in chunk]), options)
+        replies += [bot.vocabulary.decode(best[0].ids) if best else [] for best in results]
+        references += [bot.vocabulary.decode(test.answer(i)) for i in chunk]
+    texts = [bot.tokenizer.detokenize(reply) for reply in replies]
+    share = most_frequent_share(texts)
+    return {"test_samples": int(len(sample)), "generated": len(replies), "perplexity": perplexity,
+            "bleu": corpus_bleu(replies, references), "distinct_1": distinct_n(replies, 1),
+            "distinct_2": distinct_n(replies, 2), "average_length": float(np.mean([len(r) for r in replies])),
+            "most_frequent_reply_share": share,
+            "most_frequent_reply": max(set(texts), key=texts.count) if texts else "",
+            "decoding": bot.config.decode.strategy}
+
+
+def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | None = None) -> dict:
+    """The full report of a run: selection against TF-IDF and chance, and generation quality."""
+    settings = bot.config.eval
+    scorer = LikelihoodScorer(bot, settings.batch_size)
+    dataset = _dataset_of(bot, data_dir, required=not (candidates_file or settings.candidates_file))
+    source = candidates_file or settings.candidates_file
+    if source:
+        cases = cases_from_file(bot, source)[:settings.max_cases]
+    else:
+        cases = cases_from_dataset(bot, dataset, settings.max_cases, settings.num_distractors, settings.seed)
+    width = min(len(case.candidate_ids) for case in cases)
+    selection = {"model": recall_report(selection_scores(scorer, cases, 0.0)),
+                 "tfidf": recall_report(tfidf_scores(cases)), "chance": chance_report(width)}
+    if settings.mmi_lambda:
+        selection["model_mmi"] = recall_report(selection_scores(scorer, cases, settings.mmi_lambda))
+    report = {"run": str(bot.run_dir), "model": bot.config.model.type, "cases": len(cases),
+              "candidates_per_case": width, "cases_from": source or "test split", "selection": selection}
+    if dataset is not None:
+        report["generation"] = generation_report(bot, scorer, dataset, settings.max_cases, settings.max_generate,
+                                                 settings.batch_size, settings.seed)
+    return report
+
+
+def _dataset_of(bot: Chatbot, data_dir: str | None, required: bool) -> Dataset | None:
+    path = data_dir
+    if path is None and (bot.run_dir / DATASET_FILE).is_file():
+        path = json.loads((bot.run_dir / DATASET_FILE).read_text(encoding="utf-8"))["path"]
+    if path is None or not Path(path).is_dir():
+        if required:
+            raise DatasetError(f"the run's dataset ({path}) is not there: pass --data DIR or --candidates FILE")
+        return None
+    dataset = Dataset.load(path)
+    if dataset.vocabulary.fingerprint != bot.vocabulary.fingerprint:
+        raise DatasetError(f"the dataset at {path} is not the one {bot.run_dir.name} was trained on")
+    return dataset
+
+
+def write_report(bot: Chatbot, report: dict, out: str | Path | None) -> Path:
+    """Write ``report.json`` (to ``out`` or the run directory) and the figures to the run's TensorBoard."""
+    path = Path(out) if out else bot.run_dir / REPORT_FILE
+    atomic.write_json(path, report)
+    step = int(bot.metrics.get("epochs_completed", 0))
+    writer = tf.summary.create_file_writer(str(bot.run_dir / LOGS_DIR / "evaluation"))
+    with writer.as_default(step=step):
+        for ranker, figures in report["selection"].items():
+            for name, value in figures.items():
+                tf.summary.scalar(f"selection/{ranker}/{name}", value)
+        for name, value in report.get("generation", {}).items():
+            if isinstance(value, float):
+                tf.summary.scalar(f"generation/{name}", value)
+    writer.flush()
+    return path
+
+
+def format_table(report: dict) -> str:
+    """The report as a readable table."""
+    selection = report["selection"]
+    columns = list(next(iter(selection.values())))
+    lines = [f"response selection: {report['cases']} cases from {report['cases_from']}, "
+             f"{report['candidates_per_case']} candidates each",
+             f"{'ranker':<12}" + "".join(f"{c:>14}" for c in columns)]
+    for ranker, figures in selection.items():
+        lines.append(f"{ranker:<12}" + "".join(f"{figures[c]:>14.3f}" for c in columns))
+    generation = report.get("generation")
+    if generation and "skipped" not in generation:
+        lines += ["", f"generation on {generation['generated']} test questions ({generation['decoding']}):"]
+        for name in ("perplexity", "bleu", "distinct_1", "distinct_2", "average_length", "most_frequent_reply_share"):
+            lines.append(f"  {name:<28}{generation[name]:>10.3f}")
+        lines.append(f"  most frequent reply: {generation['most_frequent_reply']!r}")
+    return "\n".join(lines)

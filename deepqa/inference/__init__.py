@@ -1,0 +1,1 @@
+"""Inference: cached decoding, the Chatbot loaded from a run bundle, and the chat console."""

@@ -1,0 +1,124 @@
+"""``Chatbot.load(run_dir)``: the one seam the chat console, the evaluator and the server share."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from deepqa.config import Config, DecodeConfig, load_config, parse_assignment, with_values
+from deepqa.inference.decoding import Decoder, pad_rows
+from deepqa.errors import ConfigError, DatasetError
+from deepqa.models import Seq2Seq, build_model
+from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, VOCAB_FILE, resolve_run
+from deepqa.data.text import Tokenizer, build_tokenizer
+from deepqa.data.vocab import EOS, Vocabulary
+
+
+@dataclass
+class Answer:
+    """One reply and its score (mean log-probability per token; length-penalised for beam search)."""
+
+    text: str
+    score: float
+
+
+@dataclass
+class Reply:
+    """The best answer, and all requested answers best first."""
+
+    text: str
+    answers: list[Answer]
+
+
+class Chatbot:
+    """A trained run, ready to answer: model, vocabulary, tokenizer and default decoding settings."""
+
+    def __init__(self, run_dir: Path, config: Config, vocabulary: Vocabulary, tokenizer: Tokenizer, model: Seq2Seq,
+                 metrics: dict):
+        self.run_dir, self.config, self.vocabulary, self.tokenizer = run_dir, config, vocabulary, tokenizer
+        self.model, self.metrics = model, metrics
+        self.max_answer_length = config.samples.max_answer_length + 1
+        self.decoder = Decoder(model, self.max_answer_length, xla=config.decode.xla)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, weights: str = "best") -> "Chatbot":
+        """Load a run directory (``save/latest`` works); ``weights`` is ``best`` or ``last``."""
+        run = resolve_run(run_dir)
+        config = load_config(run / CONFIG_FILE)
+        vocabulary = Vocabulary.load(run / VOCAB_FILE)
+        tokenizer = build_tokenizer(config.tokenizer, run)
+        names = [BEST_WEIGHTS, LAST_WEIGHTS] if weights == "best" else [LAST_WEIGHTS]
+        path = next((run / name for name in names if (run / name).is_file()), None)
+        if path is None:
+            raise DatasetError(f"run {str(run)!r} has no weights yet: train it first (or wait for its first epoch)")
+        model = build_model(config, len(vocabulary))
+        try:
+            model.load_weights(path)
+        except ValueError as exc:
+            raise DatasetError(f"the weights in {path} do not fit the model of {run / CONFIG_FILE}: {exc}") from None
+        metrics_path = run / METRICS_FILE
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+        return cls(run, config, vocabulary, tokenizer, model, metrics)
+
+    def configure(self, overrides: Sequence[str]) -> None:
+        """Set the ``[decode]``, ``[eval]`` and ``[serve]`` settings to the run's own with ``SECTION.KEY=VALUE``
+        overrides applied (only these sections may change after training); generation is rebuilt when
+        ``decode.xla`` changes."""
+        for override in overrides:
+            section, _, _ = parse_assignment(override)
+            if section not in ("decode", "eval", "serve"):
+                raise ConfigError(f"--set {override}: only [decode], [eval] and [serve] settings apply to a trained run")
+        if not overrides:
+            return
+        updated = load_config(self.run_dir / CONFIG_FILE, None, list(overrides))
+        self.config.decode, self.config.eval, self.config.serve = updated.decode, updated.eval, updated.serve
+        if updated.decode.xla != self.decoder.xla:
+            self.decoder = Decoder(self.model, self.max_answer_length, xla=updated.decode.xla)
+
+    # ---- encoding ----------------------------------------------------------------------------------
+    def encode_turns(self, question: str, context: Sequence[str] | None = None) -> np.ndarray:
+        """Encoder ids of the question after the last ``context_turns`` turns of context, joined by <eos>,
+        keeping the end when it is too long: exactly how the training samples were made."""
+        turns = list(context or [])[-self.config.samples.context_turns:] if self.config.samples.context_turns else []
+        ids: list[int] = []
+        for turn in turns:
+            ids += self.vocabulary.encode(self.tokenizer.tokenize(turn)).tolist() + [EOS]
+        ids += self.vocabulary.encode(self.tokenizer.tokenize(question)).tolist()
+        return np.asarray(ids[-self.config.samples.max_question_length:], dtype=np.int32)
+
+    def encode_answer(self, answer: str) -> np.ndarray:
+        """Decoder ids of an answer (without <go>/<eos>), cut to the longest answer the model produces."""
+        return self.vocabulary.encode(self.tokenizer.tokenize(answer))[:self.config.samples.max_answer_length]
+
+    def options(self, overrides: Mapping[str, Any] | None = None) -> DecodeConfig:
+        """The run's ``[decode]`` settings with ``overrides`` checked and applied."""
+        return with_values("decode", self.config.decode, overrides or {})
+
+    # ---- answering ---------------------------------------------------------------------------------
+    def reply_batch(self, questions: Sequence[tuple[str, Sequence[str] | None]],
+                    options: DecodeConfig | None = None) -> list[Reply]:
+        """Replies to several (question, context) pairs, decoded together."""
+        options = options or self.config.decode
+        batch = pad_rows([self.encode_turns(question, context) for question, context in questions])
+        results = self.decoder.generate(batch, options)
+        replies = []
+        for hypotheses in results:
+            answers = [Answer(self.tokenizer.detokenize(self.vocabulary.decode(h.ids)), round(h.score, 6))
+                       for h in hypotheses]
+            replies.append(Reply(answers[0].text if answers else "", answers))
+        return replies
+
+    def warm_up(self, max_batch: int) -> None:
+        """Compile generation for every batch size a server may see up to ``max_batch``, so that no request
+        waits for a compilation."""
+        for size in sorted({self.decoder.batch_size_for(rows) for rows in range(1, max_batch + 1)}):
+            self.reply_batch([("hello", None)] * size)
+
+    def reply(self, question: str, context: Sequence[str] | None = None, **decoding) -> Reply:
+        """The reply to ``question`` (after ``context``, the previous turns); ``decoding`` overrides ``[decode]``."""
+        return self.reply_batch([(question, context)], self.options(decoding))[0]
+

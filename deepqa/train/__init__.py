@@ -1,0 +1,1 @@
+"""Training: the fit loop, its input pipeline, losses and schedules, run bundles, architecture search and budgets."""

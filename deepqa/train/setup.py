@@ -1,0 +1,64 @@
+"""Setting up a training run: a new run from a dataset, or a resumed one from its run directory."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from deepqa.config import Config, load_config
+from deepqa.data.dataset import Dataset
+from deepqa.errors import ConfigError, DatasetError
+from deepqa.files import CONFIG_FILE, DATASET_FILE, resolve_run
+from deepqa.train.run_bundle import create_run, update_latest
+from deepqa.train.training import Trainer, is_chief
+from deepqa.data.vocab import Vocabulary
+
+# The sections that describe the data: a run takes them from its dataset, never from the command line.
+DATA_SECTIONS = ("corpus", "tokenizer", "vocab", "samples")
+MODEL_SECTIONS = ("model", "lstm", "transformer")
+
+
+def load_dataset(config: Config, data_dir: str | None) -> Dataset:
+    """The prepared dataset of ``--data`` or ``[corpus] dataset_dir``, with a clear error if it is missing."""
+    path = Path(data_dir or config.corpus.dataset_dir)
+    if not path.is_dir():
+        raise DatasetError(f"no dataset at {str(path)!r}: run `deepqa prepare --out {path}` first, or pass --data DIR")
+    return Dataset.load(path)
+
+
+def adopt_dataset(config: Config, data_dir: str | None = None) -> Dataset:
+    """Load the dataset and take its data sections into ``config``: they describe how it was made."""
+    dataset = load_dataset(config, data_dir)
+    for section in DATA_SECTIONS:
+        setattr(config, section, getattr(dataset.config, section))
+    config.sources = dataset.config.sources
+    return dataset
+
+
+def new_training(config: Config, data_dir: str | None = None, run_name: str | None = None) -> Trainer:
+    """A trainer for a fresh run directory, its data settings taken from the dataset."""
+    dataset = adopt_dataset(config, data_dir)
+    if is_chief():
+        run_dir = create_run(config, dataset, run_name)
+        update_latest(run_dir)
+    else:  # another worker writes the bundle; this one keeps its own scratch files apart
+        run_dir = Path(tempfile.mkdtemp(prefix="deepqa-worker-"))
+    return Trainer(config, dataset, run_dir)
+
+
+def resumed_training(run: str, overrides: list[str], data_dir: str | None = None) -> Trainer:
+    """A trainer that continues ``run`` after its last completed epoch; only [train] may be overridden."""
+    run_dir = resolve_run(run)
+    saved = load_config(run_dir / CONFIG_FILE)
+    config = load_config(run_dir / CONFIG_FILE, None, overrides)
+    for section in MODEL_SECTIONS + DATA_SECTIONS:
+        if getattr(config, section) != getattr(saved, section):
+            raise ConfigError(f"--resume cannot change [{section}]: the run's weights were made with its saved "
+                              "settings; start a new run instead")
+    recorded = json.loads((run_dir / DATASET_FILE).read_text(encoding="utf-8"))
+    dataset = Dataset.load(data_dir or recorded["path"])
+    if dataset.vocabulary.fingerprint != Vocabulary.load(run_dir / "vocab.json").fingerprint:
+        raise DatasetError(f"the dataset at {dataset.path} is not the one run {run_dir.name} was trained on")
+    config.save(run_dir / CONFIG_FILE)
+    return Trainer(config, dataset, run_dir, resume=True)
