@@ -87,7 +87,7 @@ def measure_baseline(architecture: str, data_dir: Path, steps: int) -> dict:
     split = dataset.samples.of_split("train")
     batches = make_dataset(split, train.batch_size, shuffle=True, seed=train.seed, buckets=1, fixed_shapes=True,
                            max_question_length=samples.max_question_length,
-                           max_answer_length=samples.max_answer_length, repeat=True, drop_remainder=True)
+                           decoder_length=samples.decoder_length, repeat=True, drop_remainder=True)
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)  # warm-up
     started = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)

@@ -38,7 +38,7 @@ def _config_options() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace):
     from deepqa.config import load_config
 
-    return load_config(args.config, args.profile, args.overrides)
+    return load_config(args.config, args.profile, args.overrides, os.environ)
 
 
 def run_prepare(args: argparse.Namespace) -> int:
@@ -74,7 +74,7 @@ def run_train(args: argparse.Namespace) -> int:
         if args.prepare_if_missing and not (data_dir / SAMPLES_FILE).is_file():
             print(f"no dataset at {data_dir}: preparing it first", flush=True)
             prepare(copy.deepcopy(config), data_dir)
-        trainer = new_training(config, str(data_dir), args.run_name)
+        trainer = new_training(config, str(data_dir), args.run_name, args.overrides)
     print(f"training {trainer.config.model.type} ({trainer.model.count_params():,} parameters) "
           f"into {trainer.run_dir}", flush=True)
     metrics = trainer.fit()
@@ -90,7 +90,7 @@ def run_tune(args: argparse.Namespace) -> int:
     from deepqa.train.tuning import describe_results, distributed_role, make_tuner, retrain_best, search, summary_text
 
     config = _load(args)
-    dataset = adopt_dataset(config, args.data)
+    dataset = adopt_dataset(config, args.data, args.overrides)
     distributed_role(args.chief, args.worker, args.tuner_id, config)
     tuner = make_tuner(config, dataset)
     print(summary_text(tuner), flush=True)
@@ -112,8 +112,12 @@ def _run_options() -> argparse.ArgumentParser:
                         help="run directory to use (default: save/latest, the newest run)")
     parent.add_argument("--weights", choices=("best", "last"), default="best",
                         help="the weights of the lowest validation loss (best, default) or of the last epoch")
+    parent.add_argument("--config", metavar="PATH",
+                        help="the deployment's config file, whose [decode], [eval] and [serve] apply (default: "
+                             "./config.ini, else the project's); the run's other settings stay as trained")
     parent.add_argument("--set", dest="overrides", metavar="SECTION.KEY=VALUE", action="append", default=[],
-                        help="override a [decode], [eval] or [serve] setting, e.g. --set decode.strategy=sample")
+                        help="override a [decode], [eval] or [serve] setting, e.g. --set decode.strategy=sample "
+                             "(applied last; DEEPQA_<SECTION>_<KEY> environment variables come just before)")
     parent.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     return parent
 
@@ -121,9 +125,7 @@ def _run_options() -> argparse.ArgumentParser:
 def _load_bot(args: argparse.Namespace):
     from deepqa.inference.chatbot import Chatbot
 
-    bot = Chatbot.load(args.run, args.weights)
-    bot.configure(args.overrides)
-    return bot
+    return Chatbot.load(args.run, args.weights, args.config, args.overrides, os.environ)
 
 
 def run_chat(args: argparse.Namespace) -> int:
@@ -152,11 +154,17 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from serve.app import app_for_run
 
-    print(f"loading {args.run} and compiling generation for every batch size", flush=True)
-    app = app_for_run(args.run, args.weights, args.overrides)
-    state = app.extensions["deepqa"]
-    settings = state.config.serve
+    from deepqa.config import load_config, load_deployment
+    from deepqa.files import CONFIG_FILE, resolve_run
+
+    # The address is checked before the model is loaded: a port in use is reported at once.
+    settings = load_deployment(load_config(resolve_run(args.run) / CONFIG_FILE), args.config, args.overrides,
+                               os.environ).serve
     host, port = args.host or settings.host, args.port or settings.port
+    check_address_free(host, port)
+    print(f"loading {args.run} and compiling generation for every batch size", flush=True)
+    app = app_for_run(args.run, args.weights, args.overrides, args.config, os.environ)
+    state = app.extensions["deepqa"]
     print(f"serving {state.model_name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)", flush=True)
     waitress.serve(app, host=host, port=port, threads=settings.threads, ident="deepqa",
                    max_request_body_size=settings.max_body_bytes)
@@ -181,6 +189,36 @@ def run_export_log(args: argparse.Namespace) -> int:
     print(f"{len(lines)} exchanges written; prepare them with --set corpus.format=jsonl --set corpus.path={args.out}")
     print(args.out)
     return 0
+
+
+def port_number(text: str) -> int:
+    """A TCP port given on the command line: an integer from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1 to 65535)")
+    return port
+
+
+def check_address_free(host: str, port: int) -> None:
+    """Raise a one-line error when ``host:port`` cannot be listened on (in use, or not an address here)."""
+    import socket
+
+    from deepqa.errors import ConfigError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+    family, kind, _, _, address = infos[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Concurrent questions are decoded in batches; every exchange is stored in [serve] database.",
     )
     serve.add_argument("--host", help="address to listen on (default: [serve] host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: [serve] port, 8000)")
+    serve.add_argument("--port", type=port_number, help="port, 1 to 65535 (default: [serve] port, 8000)")
     serve.set_defaults(handler=run_serve)
     export = commands.add_parser(
         "export-log", parents=[_config_options()], help="write stored exchanges as a corpus to retrain on",

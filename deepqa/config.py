@@ -1,46 +1,59 @@
-"""The one module that reads ``config.ini``: typed sections, profiles and ``--set`` overrides.
+"""The one module that reads ``config.ini``: typed sections, profiles, overrides and the deployment.
 
-Precedence, lowest first: the defaults declared here, the config file, the ``[profile:NAME]``
-section chosen with ``--profile``, then each ``--set section.key=value`` in order.
-Every problem (unknown section or key, a value of the wrong type, an unknown profile) is a
-:class:`~deepqa.errors.ConfigError` whose message names the culprit and what is accepted.
+Two kinds of settings. Build-time sections ([corpus] [tokenizer] [vocab] [samples] [model], the
+model's own section, [train] [tuner]) are frozen into the dataset and the run bundle. Run-time sections
+([decode] [eval] [serve]) belong to the deployment that uses a trained run.
+
+Precedence, lowest first, for ``prepare``, ``train`` and ``tune`` (:func:`load_config`): the defaults
+declared here and by the components, the config file, the ``[profile:NAME]`` section chosen with
+``--profile``, the environment (``DEEPQA_<SECTION>_<KEY>``, run-time sections only), then each
+``--set section.key=value`` in order.
+
+For ``chat``, ``evaluate``, ``serve``, ``export-log`` and the WSGI entry (:func:`load_deployment`): the
+run's build-time sections as trained; run-time settings from the defaults, then the run's own
+``[decode]`` (the decoding it was probed with), then what the deployment's config file (``--config``,
+else ``./config.ini``, else the project's) sets explicitly, then the environment, then ``--set``.
+
+Every problem (unknown section or key, a value of the wrong type or out of range, NaN, a rule between
+keys such as heads dividing the width) is a one-line :class:`~deepqa.errors.ConfigError` raised while
+loading, naming the key, the value, where it came from and what is accepted.
 """
 
 from __future__ import annotations
 
 import configparser
-import dataclasses
-import difflib
+import copy
+import math
 import os
-import typing
-from dataclasses import dataclass, field
+import stat
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping
 
-from deepqa import atomic
+from pydantic import AfterValidator, model_validator
+
+from deepqa import atomic, registry
 from deepqa.errors import ConfigError
+from deepqa.settings import (BUILD, RUN, SECTIONS, Settings, build, coerce_text, field_extra, format_value,
+                             register_section, setting, unknown)
 
 PROFILE_PREFIX = "profile:"
 SOURCE_PREFIX = "source:"
+ENV_PREFIX = "DEEPQA_"
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config.ini"
+MAX_NGRAM = 6  # the longest repeated n-gram the decoder can ban
+MAX_SOURCE_WEIGHT = 100.0
 
-CorpusFormat = Literal["chitchat", "chatterbot", "cornell", "conv", "pairs", "lightweight", "jsonl", "sql"]
-TokenizerType = Literal["word", "jieba", "char", "mixed", "sentencepiece"]
-
-
-def setting(default: Any, *, minimum: float | None = None, maximum: float | None = None,
-            separator: str = ",") -> Any:
-    """A dataclass field with optional inclusive numeric bounds checked on load; lists split on ``separator``."""
-    metadata = {"min": minimum, "max": maximum, "separator": separator}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
-    return field(default=default, metadata=metadata)
+CorpusFormat = Annotated[str, AfterValidator(lambda name: registry.CORPUS_FORMATS.check(name))]
+TokenizerType = Annotated[str, AfterValidator(lambda name: registry.TOKENIZERS.check(name))]
+ModelType = Annotated[str, AfterValidator(lambda name: registry.MODELS.check(name))]
+StrategyName = Annotated[str, AfterValidator(lambda name: registry.STRATEGIES.check(name))]
 
 
-@dataclass
-class SourceConfig:
+class SourceConfig(Settings):
     """Where one corpus comes from: the ``[corpus]`` section or a ``[source:NAME]`` section."""
 
+    section = "source"
     format: CorpusFormat = "chitchat"
     path: str = ""
     encoding: str = "auto"
@@ -49,44 +62,60 @@ class SourceConfig:
     sql_query: str = ""
 
 
-@dataclass
+@register_section
 class CorpusConfig(SourceConfig):
     """The corpus to prepare and where the prepared dataset goes."""
 
+    section = "corpus"
     sources: list[str] = setting([])
     dataset_dir: str = "data/chitchat"
     max_conversations: int = setting(0, minimum=0)
 
+    @model_validator(mode="after")
+    def _weights(self) -> "CorpusConfig":
+        parse_sources(self)
+        return self
 
-@dataclass
-class TokenizerConfig:
+    def check(self, config: "Config") -> None:
+        for name, _ in parse_sources(self):
+            if name not in config.sources:
+                defined = ", ".join(sorted(config.sources)) or "none"
+                raise ConfigError(f"[corpus] sources names {name!r} but there is no [source:{name}] section; "
+                                  f"defined sources: {defined}")
+
+
+@register_section
+class TokenizerConfig(Settings):
     """How text is normalized and split into tokens."""
 
+    section = "tokenizer"
     type: TokenizerType = "word"
     lowercase: bool = True
     user_dict: str = ""
     sp_model_type: Literal["unigram", "bpe"] = "unigram"
-    sp_vocab_size: int = setting(8000, minimum=8)
+    sp_vocab_size: int = setting(8000, minimum=8, maximum=1_000_000)
     sp_character_coverage: float = setting(0.9995, minimum=0.5, maximum=1.0)
     sp_byte_fallback: bool = False
-    workers: int = setting(0, minimum=0)
+    workers: int = setting(0, minimum=0, maximum=1024)
 
 
-@dataclass
-class VocabConfig:
+@register_section
+class VocabConfig(Settings):
     """Which tokens get an id."""
 
+    section = "vocab"
     min_count: int = setting(1, minimum=1)
-    max_size: int = setting(20000, minimum=5)
+    max_size: int = setting(20000, minimum=5, maximum=10_000_000)
 
 
-@dataclass
-class SamplesConfig:
+@register_section
+class SamplesConfig(Settings):
     """How conversations become (question, answer) training samples."""
 
-    context_turns: int = setting(0, minimum=0)
-    max_question_length: int = setting(20, minimum=1)
-    max_answer_length: int = setting(20, minimum=1)
+    section = "samples"
+    context_turns: int = setting(0, minimum=0, maximum=100)
+    max_question_length: int = setting(20, minimum=1, maximum=10_000)
+    max_answer_length: int = setting(20, minimum=1, maximum=10_000)
     length_policy: Literal["truncate", "drop"] = "truncate"
     max_unk_ratio: float = setting(0.5, minimum=0.0, maximum=1.0)
     drop_duplicates: bool = True
@@ -94,47 +123,34 @@ class SamplesConfig:
     test_fraction: float = setting(0.05, minimum=0.0, maximum=0.5)
     seed: int = 1234
 
+    @property
+    def decoder_length(self) -> int:
+        """Positions of the decoder: ``<go>`` + answer in, answer + ``<eos>`` out."""
+        return self.max_answer_length + 1
 
-@dataclass
-class ModelConfig:
-    """Which encoder-decoder to build, and what all architectures share."""
 
-    type: Literal["lstm", "gru", "transformer"] = "lstm"
-    embedding_dim: int = setting(256, minimum=2)
+@register_section
+class ModelConfig(Settings):
+    """Which encoder-decoder to build, and what all architectures share. The architecture's own settings
+    are in the section it registers ([lstm], [transformer], ...)."""
+
+    section = "model"
+    type: ModelType = "lstm"
+    embedding_dim: int = setting(256, minimum=2, maximum=65536)
     share_embedding: bool = True
     pretrained_embeddings: str = ""
     dropout: float = setting(0.1, minimum=0.0, maximum=0.9)
 
 
-@dataclass
-class LstmConfig:
-    """The recurrent encoder-decoder (``lstm`` or ``gru``) with attention."""
-
-    layers: int = setting(2, minimum=1)
-    units: int = setting(256, minimum=2)
-    bidirectional: bool = True
-    attention: Literal["luong", "bahdanau"] = "luong"
-
-
-@dataclass
-class TransformerConfig:
-    """The Transformer encoder-decoder built from keras-hub layers."""
-
-    encoder_layers: int = setting(2, minimum=1)
-    decoder_layers: int = setting(2, minimum=1)
-    heads: int = setting(4, minimum=1)
-    feedforward_dim: int = setting(512, minimum=2)
-    tie_output_embedding: bool = True
-
-
-@dataclass
-class TrainConfig:
+@register_section
+class TrainConfig(Settings):
     """The training loop, its schedule, checkpoints and hardware use."""
 
-    epochs: int = setting(20, minimum=1)
+    section = "train"
+    epochs: int = setting(20, minimum=1, maximum=1_000_000)
     steps_per_epoch: int = setting(0, minimum=0)
-    batch_size: int = setting(64, minimum=1)
-    learning_rate: float = setting(0.001, minimum=0.0)
+    batch_size: int = setting(64, minimum=1, maximum=1_000_000)
+    learning_rate: float = setting(0.001, minimum=1e-12)
     schedule: Literal["warmup_decay", "plateau", "constant"] = "warmup_decay"
     warmup_steps: int = setting(500, minimum=0)
     plateau_factor: float = setting(0.5, minimum=0.01, maximum=1.0)
@@ -142,7 +158,7 @@ class TrainConfig:
     clip_norm: float = setting(1.0, minimum=0.0)
     label_smoothing: float = setting(0.0, minimum=0.0, maximum=0.5)
     sampled_softmax: int = setting(0, minimum=0)
-    length_buckets: int = setting(4, minimum=1)
+    length_buckets: int = setting(4, minimum=1, maximum=1000)
     early_stopping_patience: int = setting(3, minimum=0)
     max_minutes: float = setting(0.0, minimum=0.0)
     xla: Literal["auto", "true", "false"] = "auto"
@@ -154,10 +170,11 @@ class TrainConfig:
     seed: int = 1234
 
 
-@dataclass
-class TunerConfig:
+@register_section
+class TunerConfig(Settings):
     """The architecture search: algorithm, budget and the ranges searched."""
 
+    section = "tuner"
     algorithm: Literal["random", "bayesian", "hyperband"] = "random"
     max_trials: int = setting(10, minimum=1)
     executions_per_trial: int = setting(1, minimum=1)
@@ -166,7 +183,7 @@ class TunerConfig:
     directory: str = "tuning"
     project_name: str = "deepqa"
     overwrite: bool = False
-    model_types: list[str] = setting(["lstm", "gru", "transformer"])
+    model_types: list[ModelType] = setting(["lstm", "gru", "transformer"])
     layers_min: int = setting(1, minimum=1)
     layers_max: int = setting(3, minimum=1)
     units: list[int] = setting([128, 256, 512])
@@ -175,8 +192,8 @@ class TunerConfig:
     feedforward_dims: list[int] = setting([256, 512, 1024])
     dropout_min: float = setting(0.0, minimum=0.0, maximum=0.9)
     dropout_max: float = setting(0.3, minimum=0.0, maximum=0.9)
-    learning_rate_min: float = setting(0.0001, minimum=0.0)
-    learning_rate_max: float = setting(0.003, minimum=0.0)
+    learning_rate_min: float = setting(0.0001, minimum=1e-12)
+    learning_rate_max: float = setting(0.003, minimum=1e-12)
     max_parameters: int = setting(50_000_000, minimum=1)
     max_memory_mb: int = setting(8192, minimum=1)
     final_epochs: int = setting(0, minimum=0)
@@ -185,119 +202,190 @@ class TunerConfig:
     chief_timeout_minutes: float = setting(240.0, minimum=0.0)
     seed: int = 1234
 
+    @model_validator(mode="after")
+    def _ranges(self) -> "TunerConfig":
+        for low, high in (("layers_min", "layers_max"), ("dropout_min", "dropout_max"),
+                          ("learning_rate_min", "learning_rate_max")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"{low} {getattr(self, low)} is above {high} {getattr(self, high)}")
+        return self
 
-@dataclass
-class DecodeConfig:
-    """How replies are generated (each request or chat command may change any of these)."""
 
-    strategy: Literal["greedy", "beam", "sample"] = "beam"
+@register_section
+class DecodeConfig(Settings):
+    """How replies are generated (each request or chat command may change those not in ``deployment_only``)."""
+
+    section = "decode"
+    stage = RUN
+    # Keys a deployment sets but a request or `/set` may not change.
+    deployment_only: ClassVar[tuple[str, ...]] = ("allow_unk", "seed", "xla")
+
+    strategy: StrategyName = "beam"
     beam_width: int = setting(4, minimum=1, maximum=64)
     length_penalty: float = setting(1.0, minimum=0.0, maximum=5.0)
     num_answers: int = setting(1, minimum=1, maximum=64)
-    top_k: int = setting(0, minimum=0)
+    top_k: int = setting(0, minimum=0, maximum=1_000_000)
     top_p: float = setting(1.0, minimum=0.01, maximum=1.0)
     temperature: float = setting(1.0, minimum=0.01, maximum=100.0)
-    no_repeat_ngram_size: int = setting(3, minimum=0)
+    no_repeat_ngram_size: int = setting(3, minimum=0, maximum=MAX_NGRAM)
     repetition_penalty: float = setting(1.2, minimum=1.0, maximum=10.0)
-    min_length: int = setting(1, minimum=0)
-    max_length: int = setting(0, minimum=0)
+    min_length: int = setting(1, minimum=0, maximum=10_000)
+    max_length: int = setting(0, minimum=0, maximum=10_000)
     allow_unk: bool = False
-    seed: int = -1
+    seed: int = setting(-1, minimum=-1, maximum=2**31 - 1)
     xla: bool = True
 
+    @model_validator(mode="after")
+    def _strategy_rules(self) -> "DecodeConfig":
+        registry.STRATEGIES.get(self.strategy).check(self)
+        return self
 
-@dataclass
-class EvalConfig:
+    @classmethod
+    def request_keys(cls) -> list[str]:
+        """The keys a request or the chat console may change."""
+        return [key for key in cls.model_fields if key not in cls.deployment_only]
+
+
+@register_section
+class EvalConfig(Settings):
     """How ``deepqa evaluate`` measures a run."""
 
+    section = "eval"
+    stage = RUN
     candidates_file: str = ""
-    num_distractors: int = setting(9, minimum=1)
+    num_distractors: int = setting(9, minimum=1, maximum=1000)
     max_cases: int = setting(1000, minimum=1)
     mmi_lambda: float = setting(0.0, minimum=0.0, maximum=1.0)
     max_generate: int = setting(500, minimum=1)
-    batch_size: int = setting(64, minimum=1)
+    batch_size: int = setting(64, minimum=1, maximum=100_000)
     seed: int = 1234
 
 
-@dataclass
-class ServeConfig:
+@register_section
+class ServeConfig(Settings):
     """The HTTP service: address, batching, limits, sessions and the conversation store."""
 
+    section = "serve"
+    stage = RUN
     host: str = "127.0.0.1"
     port: int = setting(8000, minimum=1, maximum=65535)
-    threads: int = setting(16, minimum=1)
-    max_batch: int = setting(16, minimum=1)
-    max_wait_ms: float = setting(10.0, minimum=0.0)
+    threads: int = setting(16, minimum=1, maximum=1024)
+    max_batch: int = setting(16, minimum=1, maximum=1024)
+    max_wait_ms: float = setting(10.0, minimum=0.0, maximum=60_000.0)
     max_queue: int = setting(256, minimum=1)
     max_question_chars: int = setting(1000, minimum=1)
     max_body_bytes: int = setting(65536, minimum=256)
-    request_timeout_s: float = setting(30.0, minimum=0.1)
-    api_key: str = ""
+    request_timeout_s: float = setting(30.0, minimum=0.1, maximum=3600.0)
+    api_key: str = setting("", secret=True)
+    api_key_file: str = ""
     rate_limit_per_minute: int = setting(0, minimum=0)
     session_turns: int = setting(6, minimum=0)
     session_max_age_s: float = setting(1800.0, minimum=1.0)
     max_sessions: int = setting(10000, minimum=1)
     database: str = "save/conversations.sqlite3"
 
-
-# Section name -> dataclass. Later stages add their sections here.
-SECTIONS: dict[str, type] = {
-    "corpus": CorpusConfig,
-    "tokenizer": TokenizerConfig,
-    "vocab": VocabConfig,
-    "samples": SamplesConfig,
-    "model": ModelConfig,
-    "lstm": LstmConfig,
-    "transformer": TransformerConfig,
-    "train": TrainConfig,
-    "tuner": TunerConfig,
-    "decode": DecodeConfig,
-    "eval": EvalConfig,
-    "serve": ServeConfig,
-}
+    def resolved_api_key(self) -> str:
+        """The API key: ``api_key`` (from the environment, say), else the first line of ``api_key_file``."""
+        if self.api_key or not self.api_key_file:
+            return self.api_key
+        try:
+            secret = Path(self.api_key_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"[serve] api_key_file {self.api_key_file!r} cannot be read: "
+                              f"{getattr(exc, 'strerror', None) or exc}") from None
+        if not secret:
+            raise ConfigError(f"[serve] api_key_file {self.api_key_file!r} is empty")
+        return secret
 
 
-@dataclass
+def parse_sources(corpus: CorpusConfig) -> list[tuple[str, float]]:
+    """The ``[corpus] sources`` list as (name, weight) pairs; empty when the corpus is a single source."""
+    result = []
+    for item in corpus.sources:
+        name, _, weight_text = item.partition(":")
+        name = name.strip()
+        try:
+            weight = float(weight_text) if weight_text.strip() else 1.0
+        except ValueError:
+            raise ValueError(f"sources: weight of {name!r} is {weight_text!r}, not a number") from None
+        if not math.isfinite(weight) or not 0 < weight <= MAX_SOURCE_WEIGHT:
+            raise ValueError(f"sources: weight of {name!r} must be above 0 and at most {MAX_SOURCE_WEIGHT:g}, "
+                             f"got {weight_text.strip()}")
+        result.append((name, weight))
+    return result
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One ``[section] key = raw`` from a file, a profile, the environment or ``--set``, and where it came from."""
+
+    section: str
+    key: str
+    raw: str
+    where: str
+
+
 class Config:
-    """The effective configuration: one typed object per section, plus the named corpus sources."""
+    """The effective configuration: one typed object per section (``config.model``, ``config.lstm``, ...),
+    plus the named corpus sources. Build one with :func:`load_config` or :func:`load_deployment`."""
 
-    corpus: CorpusConfig = field(default_factory=CorpusConfig)
-    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    vocab: VocabConfig = field(default_factory=VocabConfig)
-    samples: SamplesConfig = field(default_factory=SamplesConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    lstm: LstmConfig = field(default_factory=LstmConfig)
-    transformer: TransformerConfig = field(default_factory=TransformerConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    tuner: TunerConfig = field(default_factory=TunerConfig)
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-    eval: EvalConfig = field(default_factory=EvalConfig)
-    serve: ServeConfig = field(default_factory=ServeConfig)
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
-    profiles: dict[str, dict[str, str]] = field(default_factory=dict)
-    origin: str = "built-in defaults"
-    applied: list[str] = field(default_factory=list)
+    def __init__(self, sections: Mapping[str, Settings] | None = None,
+                 sources: Mapping[str, SourceConfig] | None = None):
+        registry.load_all()
+        given = dict(sections or {})
+        self._sections = {name: given.get(name) or cls() for name, cls in ordered_sections().items()}
+        self.sources: dict[str, SourceConfig] = dict(sources or {})
+        self.profiles: dict[str, list[Assignment]] = {}
+        self.origin = "built-in defaults"
+        self.applied: list[str] = []
 
-    def section(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> Any:
+        sections = self.__dict__.get("_sections")
+        if sections is not None and name in sections:
+            return sections[name]
+        raise AttributeError(f"no config section {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        sections = self.__dict__.get("_sections")
+        if sections is not None and name in sections:
+            sections[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def with_sections(self, **sections: Settings) -> "Config":
+        """A copy with some sections replaced, every rule between sections checked again."""
+        updated = copy.deepcopy(self)
+        for name, value in sections.items():
+            setattr(updated, name, value)
+        return updated.validate()
+
+    def section(self, name: str) -> Settings:
         """The typed object for a section name such as ``"vocab"`` or ``"source:support"``."""
         if name.startswith(SOURCE_PREFIX):
             return self.sources[name[len(SOURCE_PREFIX):]]
-        return getattr(self, name)
+        return self._sections[name]
+
+    def section_names(self, stage: str | None = None) -> list[str]:
+        """The sections, optionally only those of one stage (``BUILD`` or ``RUN``)."""
+        return [name for name, value in self._sections.items() if stage is None or value.stage == stage]
+
+    def validate(self) -> "Config":
+        """Check every rule between sections; the first broken one is a :class:`ConfigError`."""
+        for value in self._sections.values():
+            value.check(self)
+        return self
 
     def to_ini(self) -> str:
-        """The effective configuration as ini text that :func:`load_config` reads back unchanged."""
-        lines = [
-            "# Effective deepqa configuration.",
-            f"# Read from: {self.origin}",
-        ]
+        """The effective configuration as ini text that :func:`load_config` reads back; secrets are left out."""
+        lines = ["# Effective deepqa configuration.", f"# Read from: {self.origin}"]
         lines += [f"# Applied: {item}" for item in self.applied]
-        names = list(SECTIONS) + [SOURCE_PREFIX + name for name in self.sources]
-        for name in names:
-            lines.append("")
-            lines.append(f"[{name}]")
-            for f in dataclasses.fields(self.section(name)):
-                value = getattr(self.section(name), f.name)
-                lines.append(f"{f.name} = {format_value(value, f.metadata.get('separator', ','))}")
+        for name in self.section_names() + [SOURCE_PREFIX + name for name in self.sources]:
+            value = self.section(name)
+            lines += ["", f"[{name}]"]
+            for key in type(value).model_fields:
+                extra = field_extra(type(value), key)
+                text = "" if extra.get("secret") else format_value(getattr(value, key), extra.get("separator", ","))
+                lines.append(f"{key} = {text}")
         return "\n".join(lines) + "\n"
 
     def save(self, path: str | os.PathLike) -> None:
@@ -305,130 +393,19 @@ class Config:
         atomic.write_text(path, self.to_ini())
 
 
-def format_value(value: Any, separator: str = ",") -> str:
-    """Serialize a typed setting the way the parser reads it back."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return f"{separator} ".join(str(item) for item in value)
-    return str(value)
+def ordered_sections() -> dict[str, type[Settings]]:
+    """Every known section, build-time ones first, each kind in registration order."""
+    registry.load_all()
+    return {name: cls for stage in (BUILD, RUN) for name, cls in SECTIONS.items() if cls.stage == stage}
 
 
-def parse_value(section: str, key: str, raw: str, annotation: Any, separator: str = ",") -> Any:
-    """Parse ``raw`` as the type ``annotation``; a :class:`ConfigError` names the key on failure."""
-    raw = raw.strip()
-    where = f"[{section}] {key}"
-    origin = typing.get_origin(annotation)
-    if origin is Literal:
-        choices = typing.get_args(annotation)
-        if raw not in choices:
-            raise ConfigError(f"{where} = {raw!r} is not accepted; accepted values: {', '.join(choices)}")
-        return raw
-    if annotation is bool:
-        lowered = raw.lower()
-        if lowered in ("true", "yes", "on", "1"):
-            return True
-        if lowered in ("false", "no", "off", "0"):
-            return False
-        raise ConfigError(f"{where} = {raw!r} is not a boolean; accepted values: true, false")
-    if annotation is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(f"{where} = {raw!r} is not an integer") from None
-    if annotation is float:
-        try:
-            return float(raw)
-        except ValueError:
-            raise ConfigError(f"{where} = {raw!r} is not a number") from None
-    if origin is list:
-        items = [item.strip() for item in raw.replace("\n", separator).split(separator) if item.strip()]
-        item_type = typing.get_args(annotation)[0]
-        return [parse_value(section, key, item, item_type) for item in items]
-    return raw
-
-
-def _unknown(kind: str, name: str, accepted: list[str], context: str = "") -> ConfigError:
-    close = difflib.get_close_matches(name, accepted, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return ConfigError(f"unknown {kind} {name!r}{context}{hint}; accepted: {', '.join(sorted(accepted))}")
-
-
-def _section_type(name: str) -> type:
-    if name.startswith(SOURCE_PREFIX):
-        return SourceConfig
-    if name in SECTIONS:
-        return SECTIONS[name]
-    accepted = list(SECTIONS) + [SOURCE_PREFIX + "NAME", PROFILE_PREFIX + "NAME"]
-    raise _unknown("section", name, accepted)
-
-
-def _set(config: Config, section: str, key: str, raw: str) -> None:
-    """Assign one raw value, checking section, key, type and bounds."""
-    cls = _section_type(section)
-    if section.startswith(SOURCE_PREFIX):
-        source_name = section[len(SOURCE_PREFIX):]
-        if not source_name or "." in source_name:
-            raise ConfigError(f"[{section}]: a source needs a name without dots, like [source:support]")
-        config.sources.setdefault(source_name, SourceConfig())
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    if key not in fields:
-        raise _unknown("key", key, list(fields), f" in [{section}]")
-    hints = typing.get_type_hints(cls)
-    meta = fields[key].metadata
-    value = parse_value(section, key, raw, hints[key], meta.get("separator", ","))
-    _check_bounds(section, key, value, meta)
-    setattr(config.section(section), key, value)
-
-
-def _check_bounds(section: str, key: str, value: Any, meta) -> None:
-    if meta.get("min") is not None and value < meta["min"]:
-        raise ConfigError(f"[{section}] {key} = {value} is below its minimum {meta['min']}")
-    if meta.get("max") is not None and value > meta["max"]:
-        raise ConfigError(f"[{section}] {key} = {value} is above its maximum {meta['max']}")
-
-
-def _fits(value: Any, annotation: Any) -> bool:
-    """Whether a Python value (from JSON, say) has the setting's type; ints count as floats, bools as neither."""
-    if typing.get_origin(annotation) is Literal:
-        return isinstance(value, str) and value in typing.get_args(annotation)
-    if annotation is bool:
-        return isinstance(value, bool)
-    if annotation is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if annotation is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if typing.get_origin(annotation) is list:
-        return isinstance(value, list) and all(_fits(item, typing.get_args(annotation)[0]) for item in value)
-    return isinstance(value, str)
-
-
-def with_values(section: str, current: Any, values: typing.Mapping[str, Any]) -> Any:
-    """A copy of a section's object with typed ``values`` applied, each checked for name, type and bounds."""
-    cls = type(current)
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    updated = dataclasses.replace(current)
-    for key, value in values.items():
-        if key not in fields:
-            raise _unknown("key", key, list(fields), f" in [{section}]")
-        annotation = hints[key]
-        if not _fits(value, annotation):
-            expected = (f"one of {', '.join(typing.get_args(annotation))}" if typing.get_origin(annotation) is Literal
-                        else getattr(annotation, "__name__", str(annotation)))
-            raise ConfigError(f"[{section}] {key} must be {expected}, got {value!r}")
-        _check_bounds(section, key, value, fields[key].metadata)
-        setattr(updated, key, float(value) if annotation is float else value)
-    return updated
-
-
-def parse_assignment(text: str) -> tuple[str, str, str]:
-    """Split ``section.key=value`` into its three parts."""
+def parse_assignment(text: str, where: str | None = None) -> Assignment:
+    """``section.key=value`` as an :class:`Assignment`."""
     name, sep, value = text.partition("=")
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not section or not key:
         raise ConfigError(f"override {text!r} is not of the form section.key=value (for example vocab.max_size=8000)")
-    return section.strip(), key.strip().lower(), value
+    return Assignment(section.strip(), key.strip().lower(), value, where or f"--set {text}")
 
 
 def default_config_path() -> Path | None:
@@ -439,82 +416,164 @@ def default_config_path() -> Path | None:
     return None
 
 
-def _read_ini(path: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None, default_section="__no_default__")
+def read_file(path: str | os.PathLike) -> tuple[list[Assignment], dict[str, list[Assignment]]]:
+    """The assignments of a config file and of each of its ``[profile:NAME]`` sections."""
+    path = Path(path)
     try:
-        with open(path, encoding="utf-8") as handle:
-            parser.read_file(handle)
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ConfigError(f"config file {str(path)!r} is not a regular file")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except (configparser.Error, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be parsed: {exc}") from None
-    return parser
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    parser = configparser.ConfigParser(interpolation=None, default_section="__no_default__")
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as exc:
+        message = " ".join(str(exc).split())
+        raise ConfigError(f"config file {str(path)!r} cannot be parsed: {message}") from None
+    assignments, profiles = [], {}
+    for section in parser.sections():
+        if section.startswith(PROFILE_PREFIX):
+            profile = section[len(PROFILE_PREFIX):]
+            where = f"[{section}] in {path}"
+            profiles[profile] = [parse_assignment(f"{key}={raw}", where) for key, raw in parser.items(section)]
+        else:
+            assignments += [Assignment(section, key, raw, str(path)) for key, raw in parser.items(section)]
+    return assignments, profiles
 
 
-def load_config(
-    path: str | os.PathLike | None = None,
-    profile: str | None = None,
-    overrides: typing.Iterable[str] = (),
-) -> Config:
-    """Build the effective configuration from defaults, a file, a profile and overrides."""
+def environment_assignments(environ: Mapping[str, str]) -> list[Assignment]:
+    """``DEEPQA_<SECTION>_<KEY>`` variables of the run-time sections; an unknown key under a section's prefix
+    is an error (a typo must not pass silently)."""
+    result = []
+    for name, cls in ordered_sections().items():
+        if cls.stage != RUN:
+            continue
+        prefix = f"{ENV_PREFIX}{name.upper()}_"
+        for variable in sorted(environ):
+            if variable.startswith(prefix):
+                key = variable[len(prefix):].lower()
+                if key not in cls.model_fields:
+                    raise unknown("key", key, list(cls.model_fields), f" in [{name}] (environment variable {variable})")
+                result.append(Assignment(name, key, environ[variable], f"environment variable {variable}"))
+    return result
+
+
+class _Builder:
+    """Collects assignments section by section, then builds each section once, so that rules between keys
+    see the final values whatever the order they were given in."""
+
+    def __init__(self, base: Config):
+        self.base = base
+        self.values: dict[str, dict[str, Any]] = {}
+        self.origins: dict[str, dict[str, str]] = {}
+
+    def add(self, item: Assignment) -> None:
+        if item.section.startswith(SOURCE_PREFIX):
+            name = item.section[len(SOURCE_PREFIX):]
+            if not name or "." in name:
+                raise ConfigError(f"[{item.section}]: a source needs a name without dots, like [source:support]")
+            cls: type[Settings] = SourceConfig
+        elif item.section in ordered_sections():
+            cls = ordered_sections()[item.section]
+        else:
+            accepted = list(ordered_sections()) + [SOURCE_PREFIX + "NAME", PROFILE_PREFIX + "NAME"]
+            raise unknown("section", item.section, accepted, f" (from {item.where})")
+        if item.key not in cls.model_fields:
+            raise unknown("key", item.key, list(cls.model_fields), f" in [{item.section}] (from {item.where})")
+        self.values.setdefault(item.section, {})[item.key] = coerce_text(cls, item.key, item.raw)
+        self.origins.setdefault(item.section, {})[item.key] = item.where
+
+    def build(self) -> Config:
+        config = self.base
+        for name, values in self.values.items():
+            if name.startswith(SOURCE_PREFIX):
+                source = name[len(SOURCE_PREFIX):]
+                current = config.sources.get(source, SourceConfig()).model_dump()
+                config.sources[source] = build(SourceConfig, {**current, **values}, self.origins[name])
+            else:
+                cls = type(config.section(name))
+                built = build(cls, {**config.section(name).model_dump(), **values}, self.origins[name])
+                setattr(config, name, built)
+        return config.validate()
+
+
+def _apply(config: Config, assignments: Iterable[Assignment]) -> Config:
+    builder = _Builder(config)
+    for item in assignments:
+        builder.add(item)
+    return builder.build()
+
+
+def load_config(path: str | os.PathLike | None = None, profile: str | None = None, overrides: Iterable[str] = (),
+                environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration of a build-time command: defaults, a file, a profile, the environment's run-time
+    settings, and ``--set`` overrides, every rule checked."""
     config = Config()
     file_path = Path(path) if path is not None else default_config_path()
+    assignments: list[Assignment] = []
     if file_path is not None:
-        parser = _read_ini(file_path)
+        assignments, config.profiles = read_file(file_path)
         config.origin = str(file_path)
-        for section in parser.sections():
-            if section.startswith(PROFILE_PREFIX):
-                config.profiles[section[len(PROFILE_PREFIX):]] = dict(parser.items(section))
-                continue
-            for key, raw in parser.items(section):
-                try:
-                    _set(config, section, key, raw)
-                except ConfigError as exc:
-                    raise ConfigError(f"{file_path}: {exc}") from None
-    for name, assignments in config.profiles.items():
-        # Validate every profile up front, so a typo is found before that profile is needed.
-        for key, raw in assignments.items():
-            try:
-                section, sub_key, _ = parse_assignment(f"{key}={raw}")
-                _set(Config(), section, sub_key, raw)
-            except ConfigError as exc:
-                raise ConfigError(f"[{PROFILE_PREFIX}{name}] in {config.origin}: {exc}") from None
+    for items in config.profiles.values():
+        _apply(Config(), assignments + items)  # every profile checked up front: a typo is found before it is needed
     if profile:
         if profile not in config.profiles:
             accepted = ", ".join(sorted(config.profiles)) or "none defined"
             raise ConfigError(f"unknown profile {profile!r}; profiles in {config.origin}: {accepted}")
-        for key, raw in config.profiles[profile].items():
-            section, sub_key, _ = parse_assignment(f"{key}={raw}")
-            _set(config, section, sub_key, raw)
+        assignments += config.profiles[profile]
         config.applied.append(f"profile {profile}")
+    assignments += environment_assignments(environ or {})
     for override in overrides:
-        section, key, raw = parse_assignment(override)
-        _set(config, section, key, raw)
+        assignments.append(parse_assignment(override))
         config.applied.append(f"--set {override}")
-    _check_sources(config)
-    return config
+    return _apply(config, assignments)
 
 
-def parse_sources(config: Config) -> list[tuple[str, float]]:
-    """The ``[corpus] sources`` list as (name, weight) pairs; empty when the corpus is a single source."""
-    result = []
-    for item in config.corpus.sources:
-        name, _, weight_text = item.partition(":")
-        name = name.strip()
-        try:
-            weight = float(weight_text) if weight_text.strip() else 1.0
-        except ValueError:
-            raise ConfigError(f"[corpus] sources: weight of {name!r} is {weight_text!r}, not a number") from None
-        if weight <= 0:
-            raise ConfigError(f"[corpus] sources: weight of {name!r} must be above 0, got {weight}")
-        result.append((name, weight))
-    return result
+def load_deployment(run_config: Config, path: str | os.PathLike | None = None, overrides: Iterable[str] = (),
+                    environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration a trained run is used with: its build-time sections as trained, run-time sections
+    from the run's ``[decode]``, the deployment file's explicit run-time keys, the environment and ``--set``
+    (which may name run-time sections only)."""
+    config = copy.deepcopy(run_config)
+    for name in config.section_names(RUN):
+        setattr(config, name, ordered_sections()[name]())
+    config.decode = run_config.decode
+    file_path = Path(path) if path is not None else default_config_path()
+    assignments: list[Assignment] = []
+    if file_path is not None:
+        in_file, _ = read_file(file_path)
+        _apply(Config(), in_file)  # the whole file is checked, though only its run-time keys apply here
+        assignments = [item for item in in_file if item.section in config.section_names(RUN)]
+        config.origin = f"{run_config.origin}; deployment {file_path}"
+    assignments += environment_assignments(environ or {})
+    for override in overrides:
+        item = parse_assignment(override)
+        if item.section not in config.section_names(RUN):
+            names = [f"[{name}]" for name in config.section_names(RUN)]
+            allowed = ", ".join(names[:-1]) + " and " + names[-1]
+            raise ConfigError(f"--set {override}: a trained run's [{item.section}] is fixed; only {allowed} "
+                              "settings apply to it (train a new run to change the others)")
+        assignments.append(item)
+    return _apply(config, assignments)
 
 
-def _check_sources(config: Config) -> None:
-    for name, _ in parse_sources(config):
-        if name not in config.sources:
-            defined = ", ".join(sorted(config.sources)) or "none"
-            raise ConfigError(
-                f"[corpus] sources names {name!r} but there is no [source:{name}] section; defined sources: {defined}"
-            )
+def with_values(section: str, current: Settings, values: Mapping[str, Any]) -> Settings:
+    """A copy of a section with JSON-typed ``values`` applied, checked strictly (``"8"`` is not an integer)."""
+    cls = type(current)
+    for key in values:
+        if key not in cls.model_fields:
+            raise unknown("key", key, list(cls.model_fields), f" in [{section}]")
+    return build(cls, {**current.model_dump(), **values}, strict=True)
+
+
+def with_text(section: str, current: Settings, key: str, raw: str) -> Settings:
+    """A copy of a section with one key set from text (as typed in the chat console)."""
+    cls = type(current)
+    if key not in cls.model_fields:
+        raise unknown("key", key, list(cls.model_fields), f" in [{section}]")
+    return build(cls, {**current.model_dump(), key: coerce_text(cls, key, raw)})

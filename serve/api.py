@@ -10,18 +10,14 @@ import hmac
 import time
 from collections import defaultdict, deque
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import asdict
-
 from flask import Blueprint, current_app, jsonify, request
 
-from deepqa.config import with_values
+from deepqa.config import DecodeConfig, with_values
 from deepqa.errors import ConfigError
 from serve.batcher import QueueFull
 from serve.openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-DECODING_KEYS = ("strategy", "beam_width", "top_k", "top_p", "temperature", "num_answers", "max_length",
-                 "length_penalty", "no_repeat_ngram_size", "repetition_penalty", "min_length")
 
 
 class ApiError(Exception):
@@ -51,10 +47,10 @@ def _state():
 def _authorize_and_limit():
     state = _state()
     settings = state.config.serve
-    if settings.api_key:
+    if state.api_key:
         header = request.headers.get("Authorization", "")
         token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
-        if not hmac.compare_digest(token.encode(), settings.api_key.encode()):
+        if not hmac.compare_digest(token.encode(), state.api_key.encode()):
             raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <api key>' header is required")
     if settings.rate_limit_per_minute:
         state.rate_limiter.check(request.remote_addr or "unknown", settings.rate_limit_per_minute)
@@ -122,13 +118,12 @@ def _options(body: dict, base):
     decoding = body.get("decoding") or {}
     if not isinstance(decoding, dict):
         raise ApiError(400, "wrong_type", "'decoding' must be an object")
-    unknown = sorted(set(decoding) - set(DECODING_KEYS))
+    accepted = DecodeConfig.request_keys()
+    unknown = sorted(set(decoding) - set(accepted))
     if unknown:
-        raise ApiError(400, "bad_decoding", f"unknown decoding option '{unknown[0]}'; accepted: {', '.join(DECODING_KEYS)}")
+        raise ApiError(400, "bad_decoding", f"unknown decoding option '{unknown[0]}'; accepted: {', '.join(accepted)}")
     try:
         options = with_values("decode", base, decoding)
-        if options.strategy == "beam" and options.num_answers > options.beam_width:
-            raise ConfigError(f"num_answers {options.num_answers} must not exceed beam_width {options.beam_width}")
     except ConfigError as exc:
         raise ApiError(400, "bad_decoding", str(exc).replace("[decode] ", "")) from None
     return options
@@ -159,7 +154,7 @@ def question():
     latency_ms = round(1000 * (time.perf_counter() - started), 2)
     if session_id:
         state.sessions.add(session_id, text, reply.text)
-    decoding = {key: getattr(options, key) for key in DECODING_KEYS}
+    decoding = {key: getattr(options, key) for key in DecodeConfig.request_keys()}
     exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
                                      state.model_name)
     answer = {"answer": reply.text, "exchange_id": exchange_id, "model": state.model_name, "latency_ms": latency_ms}
@@ -199,7 +194,7 @@ def model():
     bot, metrics = state.bot, state.bot.metrics
     return jsonify({"name": state.model_name, "architecture": bot.config.model.type,
                     "vocabulary_size": len(bot.vocabulary), "parameters": int(bot.model.count_params()),
-                    "tokenizer": bot.config.tokenizer.type, "decoding": asdict(bot.config.decode),
+                    "tokenizer": bot.config.tokenizer.type, "decoding": bot.config.decode.model_dump(),
                     "training": {key: metrics.get(key) for key in ("epochs_completed", "best_epoch", "best_val_loss",
                                                                    "best_val_perplexity", "stopped")}})
 

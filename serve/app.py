@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from flask import Flask, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -34,6 +34,7 @@ class ServingState:
     sessions: SessionStore
     store: ConversationStore
     rate_limiter: RateLimiter
+    api_key: str
 
 
 def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
@@ -52,7 +53,8 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     app.extensions["deepqa"] = ServingState(
         config=config, bot=bot, model_name=bot.run_dir.name if bot else "none", batcher=batcher,
         sessions=SessionStore(settings.session_turns, settings.session_max_age_s, settings.max_sessions),
-        store=ConversationStore(settings.database), rate_limiter=RateLimiter())
+        store=ConversationStore(settings.database), rate_limiter=RateLimiter(),
+        api_key=settings.resolved_api_key())
     app.register_blueprint(api)
 
     @app.errorhandler(HTTPException)
@@ -72,10 +74,10 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     return app
 
 
-def app_for_run(run_dir: str | Path, weights: str = "best", overrides: Sequence[str] = ()) -> Flask:
-    """The application for a trained run, loaded once with ``overrides`` applied and its generation compiled
-    for every batch size before the first request."""
-    bot = Chatbot.load(run_dir, weights)
-    bot.configure(overrides)
+def app_for_run(run_dir: str | Path, weights: str = "best", overrides: Sequence[str] = (),
+                deployment: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Flask:
+    """The application for a trained run, loaded once with the deployment's settings (config file, environment,
+    ``overrides``) and its generation compiled for every batch size before the first request."""
+    bot = Chatbot.load(run_dir, weights, deployment, overrides, environ)
     bot.warm_up(bot.config.serve.max_batch)
     return create_app(bot.config, bot)

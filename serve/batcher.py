@@ -6,7 +6,7 @@ import queue
 import threading
 import time
 from concurrent.futures import Future
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 
@@ -86,7 +86,7 @@ class RequestBatcher:
             self.batches, self.questions = self.batches + 1, self.questions + len(batch)
             groups: dict[tuple, list[Job]] = {}
             for job in batch:
-                groups.setdefault(astuple(job.options), []).append(job)
+                groups.setdefault(job.options.as_tuple(), []).append(job)
             for jobs in groups.values():
                 try:
                     replies = self.answer(jobs)

@@ -1,22 +1,24 @@
-"""The OpenAPI 3 document of the ``/api/v1`` endpoints."""
+"""The OpenAPI 3 document of the ``/api/v1`` endpoints; the decoding options come from ``[decode]``'s settings
+and the strategy registry, so the document always says what the API accepts."""
 
 from __future__ import annotations
+
+from deepqa.config import DecodeConfig
+from deepqa.registry import STRATEGIES
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["code", "message"],
     "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
-DECODING = {"type": "object", "additionalProperties": False, "properties": {
-    "strategy": {"type": "string", "enum": ["greedy", "beam", "sample"]},
-    "beam_width": {"type": "integer", "minimum": 1, "maximum": 64},
-    "num_answers": {"type": "integer", "minimum": 1, "maximum": 64},
-    "top_k": {"type": "integer", "minimum": 0},
-    "top_p": {"type": "number", "minimum": 0.01, "maximum": 1},
-    "temperature": {"type": "number", "minimum": 0.01, "maximum": 100},
-    "max_length": {"type": "integer", "minimum": 0},
-    "min_length": {"type": "integer", "minimum": 0},
-    "length_penalty": {"type": "number", "minimum": 0, "maximum": 5},
-    "no_repeat_ngram_size": {"type": "integer", "minimum": 0, "maximum": 6},
-    "repetition_penalty": {"type": "number", "minimum": 1, "maximum": 10}}}
+SCHEMA_KEYS = ("type", "minimum", "maximum", "enum", "description")
+
+
+def decoding_schema() -> dict:
+    """The ``decoding`` object: each key a request may set, typed and bounded as ``[decode]`` declares it."""
+    fields = DecodeConfig.model_json_schema()["properties"]
+    properties = {key: {name: value for name, value in fields[key].items() if name in SCHEMA_KEYS}
+                  for key in DecodeConfig.request_keys()}
+    properties["strategy"] = {"type": "string", "enum": STRATEGIES.names()}
+    return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
 def _errors(*statuses: int) -> dict:
@@ -32,7 +34,7 @@ def openapi_document() -> dict:
     question = {"type": "object", "properties": {
         "question": {"type": "string", "minLength": 1}, "message": {"type": "string", "minLength": 1},
         "context": {"type": "array", "items": {"type": "string"}}, "session_id": {"type": "string"},
-        "decoding": DECODING}}
+        "decoding": decoding_schema()}}
     answer = {"type": "object", "required": ["answer", "exchange_id", "model", "latency_ms"], "properties": {
         "answer": {"type": "string"}, "exchange_id": {"type": "string"}, "model": {"type": "string"},
         "latency_ms": {"type": "number"},

@@ -10,7 +10,7 @@ share of the most frequent reply. The report goes to JSON, to a table and to Ten
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -143,7 +143,7 @@ def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, 
     sums, counts = scorer.sums_and_counts([test.question(i) for i in sample], [test.answer(i) for i in sample])
     perplexity = float(np.exp(-sums.sum() / counts.sum()))
     generate = order[:max_generate]
-    options = replace(bot.config.decode, num_answers=1)
+    options = bot.config.decode.replace(num_answers=1)
     replies, references = [], []
     for start in range(0, len(generate), batch_size):
         chunk = generate[start:start + batch_size]

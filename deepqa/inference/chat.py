@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import sys
-import typing
-from dataclasses import replace
 from typing import IO
 
-from deepqa.inference.chatbot import Chatbot
-from deepqa.config import DecodeConfig, parse_value, with_values
+from deepqa.config import DecodeConfig, with_text
 from deepqa.errors import ConfigError
+from deepqa.inference.chatbot import Chatbot
+from deepqa.registry import STRATEGIES
 
 HELP = """commands:
   /reset                 forget the conversation so far
-  /strategy NAME         greedy, beam or sample
-  /set KEY=VALUE         any [decode] setting, e.g. /set temperature=0.7 or /set num_answers=3
+  /strategy NAME         {strategies}
+  /set KEY=VALUE         a [decode] setting ({keys}), e.g. /set temperature=0.7
   /settings              show the decoding settings
   /help                  this text
   /quit                  leave (so do Ctrl-D and Ctrl-C)"""
@@ -34,15 +33,15 @@ class ChatSession:
             self.history.clear()
             return "(conversation forgotten)"
         if name == "help":
-            return HELP
+            return HELP.format(strategies=", ".join(STRATEGIES.names()), keys=", ".join(DecodeConfig.request_keys()))
         if name == "settings":
-            return ", ".join(f"{key}={value}" for key, value in vars(self.options).items())
+            return ", ".join(f"{key}={value}" for key, value in self.options.model_dump().items())
         if name in ("strategy", "set"):
             key, value = ("strategy", argument) if name == "strategy" else [p.strip() for p in argument.partition("=")[::2]]
-            hints = typing.get_type_hints(DecodeConfig)
             try:
-                typed = parse_value("decode", key, value, hints[key]) if key in hints else value
-                self.options = with_values("decode", self.options, {key: typed})
+                if key not in DecodeConfig.request_keys():
+                    raise ConfigError(f"/set takes one of {', '.join(DecodeConfig.request_keys())}, not {key!r}")
+                self.options = with_text("decode", self.options, key, value)
             except ConfigError as exc:
                 return f"error: {exc}"
             return f"({key} = {getattr(self.options, key)})"
@@ -71,7 +70,7 @@ def run_chat(bot: Chatbot, options: DecodeConfig, question: str | None = None,
         return 0
     interactive = stdin.isatty()
     # Piped lines are independent questions, each answered on exactly one line.
-    session = ChatSession(bot, options if interactive else replace(options, num_answers=1), keep_context=interactive)
+    session = ChatSession(bot, options if interactive else options.replace(num_answers=1), keep_context=interactive)
     if interactive:
         print(f"deepqa chat with {bot.run_dir.name} ({bot.config.model.type}); /help for commands", file=stdout)
     while True:

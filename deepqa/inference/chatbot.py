@@ -9,11 +9,12 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from deepqa.config import Config, DecodeConfig, load_config, parse_assignment, with_values
+from deepqa.config import Config, DecodeConfig, load_config, load_deployment, with_values
+from deepqa.settings import RUN
 from deepqa.inference.decoding import Decoder, pad_rows
-from deepqa.errors import ConfigError, DatasetError
-from deepqa.models import Seq2Seq, build_model
-from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, VOCAB_FILE, resolve_run
+from deepqa.errors import DatasetError
+from deepqa.models import Seq2Seq, build_model, rebuild_model
+from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, MODEL_FILE, VOCAB_FILE, resolve_run
 from deepqa.data.text import Tokenizer, build_tokenizer
 from deepqa.data.vocab import EOS, Vocabulary
 
@@ -41,21 +42,26 @@ class Chatbot:
                  metrics: dict):
         self.run_dir, self.config, self.vocabulary, self.tokenizer = run_dir, config, vocabulary, tokenizer
         self.model, self.metrics = model, metrics
-        self.max_answer_length = config.samples.max_answer_length + 1
-        self.decoder = Decoder(model, self.max_answer_length, xla=config.decode.xla)
+        self.decoder_length = config.samples.decoder_length
+        self.decoder = Decoder(model, self.decoder_length, xla=config.decode.xla)
 
     @classmethod
-    def load(cls, run_dir: str | Path, weights: str = "best") -> "Chatbot":
-        """Load a run directory (``save/latest`` works); ``weights`` is ``best`` or ``last``."""
+    def load(cls, run_dir: str | Path, weights: str = "best", deployment: str | Path | None = None,
+             overrides: Sequence[str] = (), environ: Mapping[str, str] | None = None) -> "Chatbot":
+        """Load a run directory (``save/latest`` works); ``weights`` is ``best`` or ``last``. Run-time settings
+        come from the deployment (see :func:`deepqa.config.load_deployment`): the config file ``deployment``
+        (default: ./config.ini, else the project's), ``environ`` and ``overrides``."""
         run = resolve_run(run_dir)
-        config = load_config(run / CONFIG_FILE)
+        config = load_deployment(load_config(run / CONFIG_FILE), deployment, overrides, environ)
         vocabulary = Vocabulary.load(run / VOCAB_FILE)
         tokenizer = build_tokenizer(config.tokenizer, run)
         names = [BEST_WEIGHTS, LAST_WEIGHTS] if weights == "best" else [LAST_WEIGHTS]
         path = next((run / name for name in names if (run / name).is_file()), None)
         if path is None:
             raise DatasetError(f"run {str(run)!r} has no weights yet: train it first (or wait for its first epoch)")
-        model = build_model(config, len(vocabulary))
+        saved = run / MODEL_FILE  # older runs have none: their model is built from the config
+        model = (rebuild_model(json.loads(saved.read_text(encoding="utf-8"))) if saved.is_file()
+                 else build_model(config, len(vocabulary)))
         try:
             model.load_weights(path)
         except ValueError as exc:
@@ -64,20 +70,15 @@ class Chatbot:
         metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
         return cls(run, config, vocabulary, tokenizer, model, metrics)
 
-    def configure(self, overrides: Sequence[str]) -> None:
-        """Set the ``[decode]``, ``[eval]`` and ``[serve]`` settings to the run's own with ``SECTION.KEY=VALUE``
-        overrides applied (only these sections may change after training); generation is rebuilt when
-        ``decode.xla`` changes."""
-        for override in overrides:
-            section, _, _ = parse_assignment(override)
-            if section not in ("decode", "eval", "serve"):
-                raise ConfigError(f"--set {override}: only [decode], [eval] and [serve] settings apply to a trained run")
-        if not overrides:
-            return
-        updated = load_config(self.run_dir / CONFIG_FILE, None, list(overrides))
-        self.config.decode, self.config.eval, self.config.serve = updated.decode, updated.eval, updated.serve
+    def configure(self, overrides: Sequence[str], deployment: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> None:
+        """Choose the run-time settings again, as :meth:`load` does; generation is rebuilt when ``decode.xla``
+        changes."""
+        updated = load_deployment(load_config(self.run_dir / CONFIG_FILE), deployment, overrides, environ)
+        for name in updated.section_names(RUN):
+            setattr(self.config, name, updated.section(name))
         if updated.decode.xla != self.decoder.xla:
-            self.decoder = Decoder(self.model, self.max_answer_length, xla=updated.decode.xla)
+            self.decoder = Decoder(self.model, self.decoder_length, xla=updated.decode.xla)
 
     # ---- encoding ----------------------------------------------------------------------------------
     def encode_turns(self, question: str, context: Sequence[str] | None = None) -> np.ndarray:

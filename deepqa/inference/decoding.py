@@ -10,28 +10,24 @@ or (unless allowed) ``<unk>``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from deepqa.config import DecodeConfig
-from deepqa.errors import ConfigError
-from deepqa.inference.logit_shaping import MAX_NGRAM, NEG_INF, restrict_for_sampling, shape_scores
+from deepqa.inference.logit_shaping import NEG_INF, restrict_for_sampling, shape_scores
 from deepqa.models.base import Seq2Seq
+from deepqa.registry import STRATEGIES
 from deepqa.data.text import Tokenizer
 from deepqa.data.vocab import EOS, GO, PAD, Vocabulary
 
 
 def checked_options(options: DecodeConfig, limit: int) -> DecodeConfig:
     """``options`` with ``max_length`` resolved (0: ``limit``) and capped at ``limit``, the model's longest reply."""
-    if options.strategy == "beam" and options.num_answers > options.beam_width:
-        raise ConfigError(f"[decode] num_answers {options.num_answers} must not exceed beam_width {options.beam_width}")
-    if options.no_repeat_ngram_size > MAX_NGRAM:
-        raise ConfigError(f"[decode] no_repeat_ngram_size {options.no_repeat_ngram_size} is above its maximum {MAX_NGRAM}")
     length = min(options.max_length or limit, limit)
-    return replace(options, max_length=length, min_length=min(options.min_length, length))
+    return options.replace(max_length=length, min_length=min(options.min_length, length))
 
 
 @dataclass
@@ -56,7 +52,7 @@ class Decoder:
         self.max_length = max_length
         self.vocab_size = int(model.vocab_size)
         self.xla = xla
-        self.question_length = model.deepqa_config.samples.max_question_length
+        self.question_length = model.question_length
         ids = tf.TensorSpec([None, None], tf.int32)
         self._sample = tf.function(self._sample_graph, input_signature=[ids, _KNOB_SPECS], jit_compile=xla)
         self._beams: dict[int, tf.types.experimental.GenericFunction] = {}
@@ -80,22 +76,27 @@ class Decoder:
         """For each row of ``encoder_ids`` (right-padded, at most the model's question length),
         ``options.num_answers`` hypotheses, best first."""
         options = checked_options(options, self.max_length)
-        knobs = _knobs(options)
+        return STRATEGIES.get(options.strategy).generate(self, np.asarray(encoder_ids), options)
+
+    def beam_search(self, encoder_ids: np.ndarray, options: DecodeConfig) -> list[list[Hypothesis]]:
+        """The ``options.beam_width`` hypotheses of each question's beam, best first (one graph per width)."""
+        width, count = options.beam_width, len(encoder_ids)
+        if width not in self._beams:
+            self._beams[width] = tf.function(lambda ids, k: self._beam_graph(ids, k, width), jit_compile=self.xla,
+                                             input_signature=[tf.TensorSpec([None, None], tf.int32), _KNOB_SPECS])
+        outputs = self._beams[width](tf.constant(self._fixed_shape(encoder_ids)), _knobs(options, greedy=False))
+        history, scores, lengths = (t.numpy()[:count * width] for t in outputs)
+        return _best_first(_hypotheses(history, scores, lengths).reshape(count, width), options.num_answers)
+
+    def sample(self, encoder_ids: np.ndarray, options: DecodeConfig, greedy: bool) -> list[list[Hypothesis]]:
+        """``options.num_answers`` hypotheses per question, each token drawn from the shaped distribution
+        (or its arg-max when ``greedy``); one graph serves both."""
         count = len(encoder_ids)
-        if options.strategy == "beam":
-            width = options.beam_width
-            if width not in self._beams:
-                self._beams[width] = tf.function(lambda ids, k: self._beam_graph(ids, k, width), jit_compile=self.xla,
-                                                 input_signature=[tf.TensorSpec([None, None], tf.int32), _KNOB_SPECS])
-            outputs = self._beams[width](tf.constant(self._fixed_shape(np.asarray(encoder_ids))), knobs)
-            history, scores, lengths = (t.numpy()[:count * width] for t in outputs)
-            groups = _hypotheses(history, scores, lengths).reshape(count, width)
-        else:
-            repeated = np.repeat(np.asarray(encoder_ids), options.num_answers, axis=0)
-            outputs = self._sample(tf.constant(self._fixed_shape(repeated)), knobs)
-            history, scores, lengths = (t.numpy()[:len(repeated)] for t in outputs)
-            groups = _hypotheses(history, scores, lengths).reshape(count, options.num_answers)
-        return [sorted(group, key=lambda h: -h.score)[:options.num_answers] for group in groups.tolist()]
+        repeated = np.repeat(encoder_ids, options.num_answers, axis=0)
+        outputs = self._sample(tf.constant(self._fixed_shape(repeated)), _knobs(options, greedy))
+        history, scores, lengths = (t.numpy()[:len(repeated)] for t in outputs)
+        return _best_first(_hypotheses(history, scores, lengths).reshape(count, options.num_answers),
+                           options.num_answers)
 
     def _step(self, tokens, state, step, history, knobs):
         logits, state = self.model.decode_step(tokens, state, step)
@@ -218,9 +219,13 @@ def padded_batch_size(rows: int) -> int:
     return next(size for size in compiled_batch_sizes(max(rows, 1)) if size >= rows)
 
 
-def _knobs(options: DecodeConfig) -> dict:
+def _best_first(groups: np.ndarray, keep: int) -> list[list[Hypothesis]]:
+    return [sorted(group, key=lambda h: -h.score)[:keep] for group in groups.tolist()]
+
+
+def _knobs(options: DecodeConfig, greedy: bool) -> dict:
     seed = options.seed if options.seed >= 0 else int(np.random.default_rng().integers(2**31 - 1))
-    return {"greedy": tf.constant(options.strategy == "greedy"), "temperature": tf.constant(options.temperature, tf.float32),
+    return {"greedy": tf.constant(greedy), "temperature": tf.constant(options.temperature, tf.float32),
             "top_k": tf.constant(options.top_k, tf.int32), "top_p": tf.constant(options.top_p, tf.float32),
             "repetition_penalty": tf.constant(options.repetition_penalty, tf.float32),
             "no_repeat_ngram_size": tf.constant(options.no_repeat_ngram_size, tf.int32),
@@ -254,5 +259,5 @@ def reply_texts(decoder: Decoder, questions: Sequence[str], tokenizer: Tokenizer
                 max_question_length: int, options: DecodeConfig) -> list[str]:
     """The best reply to each question, detokenized (the probe questions of training use it)."""
     encoder_ids = encode_questions(questions, tokenizer, vocabulary, max_question_length)
-    results = decoder.generate(encoder_ids, replace(options, num_answers=1))
+    results = decoder.generate(encoder_ids, options.replace(num_answers=1))
     return [tokenizer.detokenize(vocabulary.decode(best[0].ids)) if best else "" for best in results]

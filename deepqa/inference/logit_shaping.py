@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from deepqa.config import MAX_NGRAM
 from deepqa.data.vocab import EOS, GO, PAD, UNK
 
 NEG_INF = -1e9
-MAX_NGRAM = 6
 
 
 def _ngram_completions(history, step, size):

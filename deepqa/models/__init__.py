@@ -1,7 +1,8 @@
-"""Encoder-decoder models behind a name → class registry, chosen by ``[model] type``."""
+"""Encoder-decoder models behind the model registry, chosen by ``[model] type``."""
 
-# Each architecture module registers itself on import.
+# Each architecture module registers itself (and its config section) on import.
 from deepqa.models import rnn, transformer  # noqa: F401
-from deepqa.models.base import MODELS, Seq2Seq, build_model, register_model
+from deepqa.models.base import Seq2Seq, build_model, model_settings, rebuild_model
+from deepqa.registry import MODELS
 
-__all__ = ["MODELS", "Seq2Seq", "build_model", "register_model"]
+__all__ = ["MODELS", "Seq2Seq", "build_model", "model_settings", "rebuild_model"]

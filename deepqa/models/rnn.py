@@ -12,20 +12,69 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from deepqa.config import Config
+from typing import Literal
+
+from deepqa.config import Config, ModelConfig
 from deepqa.models.attention import EncoderAttention
-from deepqa.models.base import Seq2Seq, register_model
+from deepqa.models.base import Seq2Seq
+from deepqa.registry import MODELS
+from deepqa.settings import Settings, setting
 
 
-@register_model("lstm", "gru")
+class LstmConfig(Settings):
+    """The recurrent encoder-decoder (``lstm`` or ``gru``) with attention."""
+
+    section = "lstm"
+    layers: int = setting(2, minimum=1, maximum=64)
+    units: int = setting(256, minimum=2, maximum=65536)
+    bidirectional: bool = True
+    attention: Literal["luong", "bahdanau"] = "luong"
+
+
+def _cell_parameters(kind: str, inputs: int, units: int) -> int:
+    if kind == "lstm":
+        return 4 * (units * (inputs + units) + units)
+    return 3 * (units * (inputs + units) + 2 * units)  # Keras GRU: reset_after, two bias vectors
+
+
+@MODELS.register("lstm", "gru", settings=LstmConfig)
 class RecurrentSeq2Seq(Seq2Seq):
     """LSTM or GRU encoder-decoder with attention; see the module docstring."""
 
     static_state_keys = ("encoder_outputs", "keys", "mask")
 
-    def __init__(self, vocab_size: int, config: Config, **kwargs):
-        super().__init__(vocab_size, config, **kwargs)
+    @classmethod
+    def search_space(cls, hp, tuner):
+        return {"lstm": {"layers": hp.Int("rnn_layers", tuner.layers_min, tuner.layers_max),
+                         "units": hp.Choice("units", tuner.units)}}
+
+    @classmethod
+    def count_parameters(cls, config: Config, vocab_size: int) -> int:
         model, rnn = config.model, config.lstm
+        directions = 2 if rnn.bidirectional else 1
+        states = 2 if model.type == "lstm" else 1
+        units, embedding = rnn.units, model.embedding_dim
+        total = vocab_size * embedding * (1 if model.share_embedding else 2)
+        for layer in range(rnn.layers):
+            encoder_inputs = embedding if layer == 0 else directions * units
+            total += directions * _cell_parameters(model.type, encoder_inputs, units)
+            total += _cell_parameters(model.type, embedding if layer == 0 else units, units)
+        if rnn.bidirectional:
+            total += rnn.layers * states * (2 * units * units + units)
+        total += directions * units * units + (units if rnn.attention == "bahdanau" else 0)
+        if rnn.attention == "bahdanau":
+            total += units * units + units
+        total += (units + directions * units) * units + units  # combine
+        return total + units * vocab_size + vocab_size  # output layer
+
+    @classmethod
+    def activation_floats(cls, config: Config) -> int:
+        return 2 * config.lstm.units * (2 * config.lstm.layers + 2) * 8
+
+    def __init__(self, vocab_size: int, model: ModelConfig, settings: LstmConfig, question_length: int,
+                 decoder_length: int, **kwargs):
+        super().__init__(vocab_size, model, settings, question_length, decoder_length, **kwargs)
+        rnn = settings
         layer_class = keras.layers.LSTM if model.type == "lstm" else keras.layers.GRU
         self.states_per_layer = 2 if model.type == "lstm" else 1
         self.bidirectional = rnn.bidirectional

@@ -13,26 +13,73 @@ import keras
 import keras_hub
 from keras import ops
 
-from deepqa.config import Config
+from deepqa.config import Config, ModelConfig
 from deepqa.errors import ConfigError
-from deepqa.models.base import Seq2Seq, register_model
+from deepqa.models.base import Seq2Seq
+from deepqa.registry import MODELS
+from deepqa.settings import Settings, setting
 
 
-@register_model("transformer")
+class TransformerConfig(Settings):
+    """The Transformer encoder-decoder built from keras-hub layers (its width is ``[model] embedding_dim``)."""
+
+    section = "transformer"
+    encoder_layers: int = setting(2, minimum=1, maximum=128)
+    decoder_layers: int = setting(2, minimum=1, maximum=128)
+    heads: int = setting(4, minimum=1, maximum=1024)
+    feedforward_dim: int = setting(512, minimum=2, maximum=1_000_000)
+    tie_output_embedding: bool = True
+
+    def check(self, config: Config) -> None:
+        if config.model.embedding_dim % self.heads:
+            raise ConfigError(f"[transformer] heads = {self.heads} must divide [model] embedding_dim = "
+                              f"{config.model.embedding_dim} (each head takes an equal share of the width)")
+
+
+@MODELS.register("transformer", settings=TransformerConfig)
 class TransformerSeq2Seq(Seq2Seq):
     """keras-hub Transformer encoder-decoder; see the module docstring."""
 
     static_state_keys = ("encoder_outputs", "mask", "cross_caches")
 
-    def __init__(self, vocab_size: int, config: Config, **kwargs):
-        super().__init__(vocab_size, config, **kwargs)
-        model, settings = config.model, config.transformer
+    @classmethod
+    def search_space(cls, hp, tuner):
+        return {"transformer": {"encoder_layers": hp.Int("encoder_layers", tuner.layers_min, tuner.layers_max),
+                                "decoder_layers": hp.Int("decoder_layers", tuner.layers_min, tuner.layers_max),
+                                "heads": hp.Choice("heads", tuner.heads),
+                                "feedforward_dim": hp.Choice("feedforward_dim", tuner.feedforward_dims)}}
+
+    @classmethod
+    def count_parameters(cls, config: Config, vocab_size: int) -> int:
+        model, settings, samples = config.model, config.transformer, config.samples
+        width, feedforward = model.embedding_dim, settings.feedforward_dim
+        encoder_positions, decoder_positions = samples.max_question_length, samples.decoder_length
+        reverse = 0 if settings.tie_output_embedding else vocab_size * width
+
+        def embedding(positions: int) -> int:
+            return vocab_size * width + positions * width + reverse
+
+        total = (embedding(max(encoder_positions, decoder_positions)) if model.share_embedding
+                 else embedding(encoder_positions) + embedding(decoder_positions))
+        attention = 4 * (width * width + width)
+        feedforward_block = width * feedforward + feedforward + feedforward * width + width
+        total += settings.encoder_layers * (attention + feedforward_block + 2 * 2 * width)
+        total += settings.decoder_layers * (2 * attention + feedforward_block + 3 * 2 * width)
+        return total
+
+    @classmethod
+    def activation_floats(cls, config: Config) -> int:
+        width = max(config.model.embedding_dim, config.transformer.feedforward_dim)
+        return width * (config.transformer.encoder_layers + config.transformer.decoder_layers + 2) * 8
+
+    def __init__(self, vocab_size: int, model: ModelConfig, settings: TransformerConfig, question_length: int,
+                 decoder_length: int, **kwargs):
+        super().__init__(vocab_size, model, settings, question_length, decoder_length, **kwargs)
         if model.embedding_dim % settings.heads:
-            raise ConfigError(f"[model] embedding_dim {model.embedding_dim} must be divisible by "
-                              f"[transformer] heads {settings.heads}")
+            raise ConfigError(f"[transformer] heads = {settings.heads} must divide [model] embedding_dim = "
+                              f"{model.embedding_dim}")
         self.dim, self.heads = model.embedding_dim, settings.heads
-        encoder_length = config.samples.max_question_length
-        decoder_length = config.samples.max_answer_length + 1
+        encoder_length = question_length
 
         def embedding(length, name):
             return keras_hub.layers.TokenAndPositionEmbedding(

@@ -40,7 +40,7 @@ def _as_inputs(encoder, decoder, targets):
 
 
 def make_dataset(samples: Samples, batch_size: int, *, shuffle: bool = False, seed: int = 0, buckets: int = 1,
-                 max_question_length: int | None = None, max_answer_length: int | None = None,
+                 max_question_length: int | None = None, decoder_length: int | None = None,
                  fixed_shapes: bool = False, repeat: bool = False, drop_remainder: bool = False) -> tf.data.Dataset:
     """Batches of ``samples``; ``buckets`` > 1 groups similar lengths, 1 pads every batch to its longest pair.
 
@@ -61,7 +61,7 @@ def make_dataset(samples: Samples, batch_size: int, *, shuffle: bool = False, se
             lambda e, d, t: tf.maximum(tf.shape(e)[0], tf.shape(d)[0]), bounds, [batch_size] * (len(bounds) + 1),
             pad_to_bucket_boundary=fixed_shapes, drop_remainder=drop_remainder)
     elif fixed_shapes:
-        shapes = ([max_question_length], [max_answer_length + 1], [max_answer_length + 1])
+        shapes = ([max_question_length], [decoder_length], [decoder_length])
         dataset = dataset.padded_batch(batch_size, padded_shapes=shapes, drop_remainder=drop_remainder)
     else:
         dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
-from deepqa.config import Config, load_config
+from deepqa.config import Config, load_config, parse_assignment
 from deepqa.data.dataset import Dataset
 from deepqa.errors import ConfigError, DatasetError
+from deepqa.settings import BUILD
 from deepqa.files import CONFIG_FILE, DATASET_FILE, resolve_run
 from deepqa.train.run_bundle import create_run, update_latest
 from deepqa.train.training import Trainer, is_chief
@@ -16,7 +18,8 @@ from deepqa.data.vocab import Vocabulary
 
 # The sections that describe the data: a run takes them from its dataset, never from the command line.
 DATA_SECTIONS = ("corpus", "tokenizer", "vocab", "samples")
-MODEL_SECTIONS = ("model", "lstm", "transformer")
+# Build-time sections that a resumed run may still change: how it trains and searches, not what it is.
+RESUMABLE_SECTIONS = ("train", "tuner")
 
 
 def load_dataset(config: Config, data_dir: str | None) -> Dataset:
@@ -27,18 +30,30 @@ def load_dataset(config: Config, data_dir: str | None) -> Dataset:
     return Dataset.load(path)
 
 
-def adopt_dataset(config: Config, data_dir: str | None = None) -> Dataset:
-    """Load the dataset and take its data sections into ``config``: they describe how it was made."""
+def adopt_dataset(config: Config, data_dir: str | None = None, overrides: Sequence[str] = ()) -> Dataset:
+    """Load the dataset and take its data sections into ``config``: they describe how it was made. An override
+    of a data setting that the dataset does not have is refused: it could only be dropped silently."""
     dataset = load_dataset(config, data_dir)
+    for override in overrides:
+        item = parse_assignment(override)
+        if item.section in DATA_SECTIONS or item.section.startswith("source:"):
+            wanted = getattr(config.section(item.section), item.key)
+            made = getattr(dataset.config.section(item.section), item.key, None) \
+                if not item.section.startswith("source:") or item.section[7:] in dataset.config.sources else None
+            if wanted != made:
+                raise ConfigError(f"--set {override} cannot apply: the dataset at {dataset.path} was prepared with "
+                                  f"[{item.section}] {item.key} = {made}; prepare a new one with `deepqa prepare "
+                                  f"--set {override.strip()} --out DIR` and train on it with --data DIR")
     for section in DATA_SECTIONS:
         setattr(config, section, getattr(dataset.config, section))
     config.sources = dataset.config.sources
     return dataset
 
 
-def new_training(config: Config, data_dir: str | None = None, run_name: str | None = None) -> Trainer:
+def new_training(config: Config, data_dir: str | None = None, run_name: str | None = None,
+                 overrides: Sequence[str] = ()) -> Trainer:
     """A trainer for a fresh run directory, its data settings taken from the dataset."""
-    dataset = adopt_dataset(config, data_dir)
+    dataset = adopt_dataset(config, data_dir, overrides)
     if is_chief():
         run_dir = create_run(config, dataset, run_name)
         update_latest(run_dir)
@@ -52,8 +67,8 @@ def resumed_training(run: str, overrides: list[str], data_dir: str | None = None
     run_dir = resolve_run(run)
     saved = load_config(run_dir / CONFIG_FILE)
     config = load_config(run_dir / CONFIG_FILE, None, overrides)
-    for section in MODEL_SECTIONS + DATA_SECTIONS:
-        if getattr(config, section) != getattr(saved, section):
+    for section in config.section_names(BUILD):
+        if section not in RESUMABLE_SECTIONS and config.section(section) != saved.section(section):
             raise ConfigError(f"--resume cannot change [{section}]: the run's weights were made with its saved "
                               "settings; start a new run instead")
     recorded = json.loads((run_dir / DATASET_FILE).read_text(encoding="utf-8"))

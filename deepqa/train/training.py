@@ -34,7 +34,7 @@ from deepqa.train.input_pipeline import make_dataset
 from deepqa.train.losses import correct_tokens, cross_entropy_sum, sample_candidates, sampled_softmax_sum, token_mask
 from deepqa.models import build_model
 from deepqa.models.embeddings import load_pretrained_embeddings
-from deepqa.files import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE, RESUME_DIR
+from deepqa.files import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE, MODEL_FILE, RESUME_DIR
 from deepqa.train.schedules import WarmupInverseSqrt
 from deepqa.data.splits import SPLITS
 from deepqa.data.vocab import EOS
@@ -141,6 +141,8 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
         self.progress = Progress()
         self._probe_decoder: Decoder | None = None
+        if self.chief:
+            atomic.write_json(self.run_dir / MODEL_FILE, self.model.get_config())
         if resume:
             self._restore()
         else:
@@ -160,7 +162,7 @@ class Trainer:
     def _datasets(self):
         train, samples = self.config.train, self.config.samples
         common = dict(buckets=train.length_buckets, fixed_shapes=self.xla,
-                      max_question_length=samples.max_question_length, max_answer_length=samples.max_answer_length)
+                      max_question_length=samples.max_question_length, decoder_length=samples.decoder_length)
         global_batch = train.batch_size * self.strategy.num_replicas_in_sync
         samples = self.dataset.samples
         train_samples = samples.select(np.flatnonzero(np.isin(samples.split, [SPLITS.index(s) for s in self.train_splits])))
@@ -264,7 +266,7 @@ class Trainer:
             return []
         samples = self.config.samples
         if self._probe_decoder is None:
-            self._probe_decoder = Decoder(self.model, samples.max_answer_length + 1)
+            self._probe_decoder = Decoder(self.model, samples.decoder_length)
         replies = reply_texts(self._probe_decoder, questions, self.dataset.tokenizer, self.dataset.vocabulary,
                               samples.max_question_length, self.config.decode)
         return list(zip(questions, replies))

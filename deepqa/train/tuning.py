@@ -30,6 +30,7 @@ from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.errors import ConfigError, DeepQAError
 from deepqa.evaluate.evaluation import LikelihoodScorer, cases_from_dataset, selection_scores
+from deepqa.registry import MODELS
 from deepqa.train.budget import estimate_memory_mb, estimate_parameters
 from deepqa.files import LOGS_DIR
 from deepqa.train.run_bundle import create_run, update_latest
@@ -60,22 +61,16 @@ class DeepQAHyperModel(kt.HyperModel):
         config.model.dropout = hp.Float("dropout", settings.dropout_min, settings.dropout_max, step=0.05)
         config.train.learning_rate = hp.Float("learning_rate", settings.learning_rate_min, settings.learning_rate_max,
                                               sampling="log")
-        recurrent = [t for t in settings.model_types if t in ("lstm", "gru")]
-        if recurrent:
-            with hp.conditional_scope("model_type", recurrent):
-                layers = hp.Int("rnn_layers", settings.layers_min, settings.layers_max)
-                units = hp.Choice("units", settings.units)
-            if config.model.type in recurrent:
-                config.lstm.layers, config.lstm.units = layers, units
-        if "transformer" in settings.model_types:
-            with hp.conditional_scope("model_type", ["transformer"]):
-                encoder_layers = hp.Int("encoder_layers", settings.layers_min, settings.layers_max)
-                decoder_layers = hp.Int("decoder_layers", settings.layers_min, settings.layers_max)
-                heads = hp.Choice("heads", settings.heads)
-                feedforward = hp.Choice("feedforward_dim", settings.feedforward_dims)
-            if config.model.type == "transformer":
-                config.transformer.encoder_layers, config.transformer.decoder_layers = encoder_layers, decoder_layers
-                config.transformer.heads, config.transformer.feedforward_dim = heads, feedforward
+        # One conditional scope per architecture, shared by the type names it registers under (lstm, gru).
+        groups: dict[type, list[str]] = {}
+        for name in settings.model_types:
+            groups.setdefault(MODELS.get(name), []).append(name)
+        for cls, names in groups.items():
+            with hp.conditional_scope("model_type", names):
+                values = cls.search_space(hp, settings)
+            if config.model.type in names:
+                for section, keys in values.items():
+                    setattr(config, section, config.section(section).replace(**keys))
         return config
 
 
@@ -93,11 +88,12 @@ class DeepQATuner(kt.Tuner):
         config.train.epochs = int(hp.values.get("tuner/epochs", settings.epochs_per_trial))
         config.train.probe_questions = []
         vocab_size = len(self.dataset.vocabulary)
+        try:
+            config.validate()
+        except ConfigError as exc:  # a combination the architecture refuses, such as heads not dividing the width
+            raise kt.errors.FailedTrialError(f"{SKIPPED}{exc}") from None
         parameters = estimate_parameters(config, vocab_size)
         memory = estimate_memory_mb(config, vocab_size)
-        if config.model.type == "transformer" and config.model.embedding_dim % config.transformer.heads:
-            raise kt.errors.FailedTrialError(f"{SKIPPED}embedding_dim {config.model.embedding_dim} is not divisible "
-                                             f"by heads {config.transformer.heads}")
         if parameters > settings.max_parameters or memory > settings.max_memory_mb:
             raise kt.errors.FailedTrialError(f"{SKIPPED}{parameters:,} parameters, about {memory:,.0f} MB "
                                              f"(budget {settings.max_parameters:,} and {settings.max_memory_mb:,} MB)")

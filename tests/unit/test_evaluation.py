@@ -74,14 +74,14 @@ def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("eval")
     data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2", "samples.test_fraction=0.3")
     config = make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}", "train.epochs=2",
-                         "decode.max_length=6", "eval.max_generate=10")
+                         "decode.max_length=6")
     trainer = new_training(config, str(data), "tiny")
     trainer.fit()
     return trainer.run_dir
 
 
 def test_full_evaluation_fills_every_field(run, tmp_path):
-    bot = Chatbot.load(run)
+    bot = Chatbot.load(run, overrides=["eval.max_generate=10"])  # [eval] is the deployment's, not the run's
     report = evaluate(bot)
     assert report["cases"] > 0 and report["candidates_per_case"] == 10
     for ranker in ("model", "tfidf", "chance"):

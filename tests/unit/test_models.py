@@ -30,7 +30,7 @@ def tiny(model_type, extra=()):
 
 
 def test_registry():
-    assert set(MODELS) == {"lstm", "gru", "transformer"}
+    assert set(MODELS.names()) == {"lstm", "gru", "transformer"}
 
 
 @pytest.mark.parametrize("model_type, extra", VARIANTS)
@@ -68,7 +68,7 @@ def test_save_and_load_give_identical_outputs(tmp_path, model_type):
 
 
 def test_transformer_width_must_divide_into_heads():
-    with pytest.raises(ConfigError, match="divisible"):
+    with pytest.raises(ConfigError, match="must divide"):
         tiny("transformer", ("model.embedding_dim=10", "transformer.heads=4"))
 
 

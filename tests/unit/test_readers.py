@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from deepqa.config import SourceConfig
-from deepqa.data.corpus import READERS, ReadStats, read_source
+from deepqa.data.corpus import CORPUS_FORMATS, ReadStats, read_source
 from deepqa.errors import CorpusError
 
 SEP = " +++$+++ "
@@ -14,7 +14,7 @@ SEP = " +++$+++ "
 
 def read(fmt, path="", **settings):
     stats = ReadStats()
-    conversations = list(READERS[fmt](SourceConfig(format=fmt, path=str(path), **settings), stats))
+    conversations = list(CORPUS_FORMATS.get(fmt)(SourceConfig(format=fmt, path=str(path), **settings), stats))
     return conversations, stats
 
 

@@ -1,7 +1,6 @@
 """The HTTP API through Flask's test client: answers, every error status, API key, sessions, feedback,
 the SQLite store and its export, and batched answers equal to unbatched ones."""
 
-import dataclasses
 import json
 import threading
 
@@ -43,7 +42,7 @@ def test_settings_changed_after_loading_rebuild_generation_when_xla_changes(bot)
 
 
 def make_client(bot, tmp_path, **serve):
-    config = dataclasses.replace(bot.config, serve=with_values(
+    config = bot.config.with_sections(serve=with_values(
         "serve", bot.config.serve, {"database": str(tmp_path / "db.sqlite3"), **serve}))
     app = create_app(config, bot)
     return app.test_client(), app

@@ -1,7 +1,6 @@
 """Property-based fuzzing of the API against its OpenAPI document: whatever the body, the answer is
 JSON, its status is one the document lists for that path, and errors have the documented shape."""
 
-import dataclasses
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,8 +31,8 @@ FEEDBACK = st.fixed_dictionaries({}, optional={
 @pytest.fixture(scope="module")
 def client(bot, tmp_path_factory):  # noqa: F811
     database = tmp_path_factory.mktemp("fuzz") / "db.sqlite3"
-    config = dataclasses.replace(bot.config, serve=with_values("serve", bot.config.serve, {"database": str(database)}))
-    config = dataclasses.replace(config, decode=with_values("decode", config.decode, {"max_length": 4}))
+    config = bot.config.with_sections(serve=with_values("serve", bot.config.serve, {"database": str(database)}),
+                                      decode=with_values("decode", bot.config.decode, {"max_length": 4}))
     return create_app(config, bot).test_client()
 
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from deepqa.config import Config, SourceConfig, parse_sources
+from deepqa.registry import CORPUS_FORMATS
 
 # Each reader module registers itself on import.
 from deepqa.data.corpus import chatterbot, chitchat, conv, cornell, jsonl, lightweight, pairs, sql  # noqa: F401
-from deepqa.data.corpus.base import READERS, Conversation, ReadStats, require_some
+from deepqa.data.corpus.base import Conversation, ReadStats, require_some
 
-__all__ = ["READERS", "Conversation", "ReadStats", "SourceCorpus", "configured_sources", "read_source", "read_corpus"]
+__all__ = ["CORPUS_FORMATS", "Conversation", "ReadStats", "SourceCorpus", "configured_sources", "read_source", "read_corpus"]
 
 
 @dataclass
@@ -27,7 +28,7 @@ class SourceCorpus:
 
 def configured_sources(config: Config) -> list[tuple[str, SourceConfig, float]]:
     """(name, settings, weight) of each source: the ``[corpus]`` section alone, or the blended list."""
-    blended = parse_sources(config)
+    blended = parse_sources(config.corpus)
     if not blended:
         return [("corpus", config.corpus, 1.0)]
     return [(name, config.sources[name], weight) for name, weight in blended]
@@ -37,7 +38,7 @@ def read_source(name: str, source: SourceConfig, weight: float = 1.0, max_conver
     """Read one source fully (or its first ``max_conversations``), with a progress bar."""
     stats = ReadStats()
     conversations: list[Conversation] = []
-    reader = READERS[source.format]
+    reader = CORPUS_FORMATS.get(source.format)
     progress = tqdm(reader(source, stats), desc=f"reading {name} ({source.format})", unit=" conversations",
                     disable=None, leave=False)
     for turns in progress:

@@ -16,10 +16,10 @@ from typing import Callable, Iterator
 
 from deepqa.config import SourceConfig
 from deepqa.errors import CorpusError
+from deepqa.registry import CORPUS_FORMATS
 
 Conversation = list[str]
 Reader = Callable[[SourceConfig, "ReadStats"], Iterator[Conversation]]
-READERS: dict[str, Reader] = {}
 MAX_EXAMPLES = 5
 
 
@@ -31,8 +31,7 @@ def register_reader(name: str, suffixes: tuple[str, ...] = ()):
 
     def decorate(function: Reader) -> Reader:
         function.suffixes = suffixes
-        READERS[name] = function
-        return function
+        return CORPUS_FORMATS.register(name)(function)
 
     return decorate
 
@@ -70,7 +69,7 @@ def input_files(source: SourceConfig, reader_name: str) -> list[Path]:
     if path.is_file():
         return [path]
     if path.is_dir():
-        suffixes = READERS[reader_name].suffixes
+        suffixes = CORPUS_FORMATS.get(reader_name).suffixes
         files = sorted(p for p in path.iterdir() if p.is_file() and (not suffixes or p.name.endswith(suffixes)))
         if not files:
             wanted = " or ".join(suffixes) if suffixes else "any"

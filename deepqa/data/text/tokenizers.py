@@ -17,11 +17,11 @@ from typing import Iterable
 from deepqa.config import TokenizerConfig
 from deepqa.errors import ConfigError
 from deepqa.files import USER_DICT_FILE
+from deepqa.registry import TOKENIZERS
 from deepqa.data.text.english import join_tokens, sentence_case, split_words
 from deepqa.data.text.normalize import normalize
 from deepqa.data.text.script import split_runs
 
-TOKENIZERS: dict[str, type["Tokenizer"]] = {}
 
 
 def register_tokenizer(name: str):
@@ -29,8 +29,7 @@ def register_tokenizer(name: str):
 
     def decorate(cls):
         cls.name = name
-        TOKENIZERS[name] = cls
-        return cls
+        return TOKENIZERS.register(name)(cls)
 
     return decorate
 
@@ -153,12 +152,5 @@ class CharTokenizer(Tokenizer):
 
 def build_tokenizer(config: TokenizerConfig, model_dir: str | Path | None = None) -> Tokenizer:
     """The tokenizer named by ``config.type``; ``model_dir`` holds a trained model or user dictionary if any."""
-    # Imported for its registration side effect; it needs sentencepiece, loaded only here.
-    from deepqa.data.text import subword  # noqa: F401
-
-    try:
-        cls = TOKENIZERS[config.type]
-    except KeyError:
-        raise ConfigError(f"unknown tokenizer {config.type!r}; accepted: {', '.join(sorted(TOKENIZERS))}") from None
-    return cls(config, model_dir)
+    return TOKENIZERS.get(config.type)(config, model_dir)
 
