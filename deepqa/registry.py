@@ -11,7 +11,7 @@ import importlib
 from typing import Any, Callable, Generic, TypeVar
 
 from deepqa.errors import ConfigError
-from deepqa.settings import Settings, register_section, unknown
+from deepqa.settings import SECTIONS, Settings, register_section, unknown
 
 T = TypeVar("T")
 
@@ -39,9 +39,11 @@ class Registry(Generic[T]):
         return decorate
 
     def unregister(self, name: str) -> None:
-        """Remove a component (tests that register a temporary one clean up with it)."""
+        """Remove a component and the section it brought (tests that register a temporary one clean up)."""
         self._entries.pop(name, None)
-        self._settings.pop(name, None)
+        settings = self._settings.pop(name, None)
+        if settings is not None and settings not in self._settings.values():
+            SECTIONS.pop(settings.section, None)
 
     def load(self) -> "Registry[T]":
         """Import the registry's package, whose ``__init__`` imports every built-in component."""

@@ -61,6 +61,24 @@ def prepare_pairs(folder: Path, pairs, *overrides: str):
     return folder / "data"
 
 
+# 60 made-up questions and answers for the shared tiny run.
+QA_PAIRS = [(f"question {i} about {i % 5}?", f"answer {i % 7} for {i}.") for i in range(60)]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """One tiny model trained for two epochs on ``QA_PAIRS`` (with validation and test splits), shared by the
+    tests of chat, evaluation and serving; its decoding is not compiled with XLA."""
+    from deepqa.train.setup import new_training
+
+    folder = tmp_path_factory.mktemp("tiny-run")
+    data = prepare_pairs(folder / "corpus", QA_PAIRS, "samples.valid_fraction=0.2", "samples.test_fraction=0.3")
+    config = make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}", "train.epochs=2", "decode.xla=false")
+    trainer = new_training(config, str(data), "tiny")
+    trainer.fit()
+    return trainer.run_dir
+
+
 @pytest.fixture(autouse=True)
 def _float32_policy_after_each_test():
     """A test that trains with mixed precision must not leave it on for the next test."""

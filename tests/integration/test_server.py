@@ -6,9 +6,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -16,11 +18,10 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, TINY_MODEL, free_ports, make_config, prepare_pairs
+from tests.conftest import PROJECT_ROOT, free_ports
 
 pytestmark = pytest.mark.integration
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-PAIRS = [(f"question {i} about {i % 5}?", f"answer {i % 7} for {i}.") for i in range(60)]
 
 
 
@@ -35,14 +36,8 @@ def call(url, body=None, timeout=30):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from deepqa.train.setup import new_training
-
-    folder = tmp_path_factory.mktemp("server")
-    data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2")
-    trainer = new_training(make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}"), str(data), "tiny")
-    trainer.fit()
-    return trainer.run_dir
+def run(tiny_run):
+    return tiny_run
 
 
 def deepqa_serve(run, database, *extra):
@@ -58,23 +53,33 @@ def waitress_serve(port):
 
 
 class Server:
-    """``command`` (a function of the port) in a subprocess, ready when /api/v1/health answers."""
+    """``command`` (a function of the port) in a subprocess, ready when /api/v1/health answers; on a loaded
+    2-core machine loading and compiling can take minutes, so it waits up to ``READY_SECONDS``. When it does
+    not start, the assertion shows what the server wrote to its standard error."""
+
+    READY_SECONDS = 600
 
     def __init__(self, command, env=ENV):
         self.port = free_ports()[0]
         self.url = f"http://127.0.0.1:{self.port}"
+        self.stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
         self.process = subprocess.Popen(command(self.port), cwd=PROJECT_ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(240):
+                                        stdout=subprocess.DEVNULL, stderr=self.stderr)
+        deadline = time.monotonic() + self.READY_SECONDS
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
                 if call(self.url + "/api/v1/health", timeout=2)[0] == 200:
                     return
             except OSError:
-                if self.process.poll() is not None:
-                    break
                 time.sleep(0.5)
         self.stop()
-        raise AssertionError("the server did not start")
+        raise AssertionError(f"the server did not start (exit status {self.process.poll()}); its stderr:\n"
+                             f"{self.errors()}")
+
+    def errors(self) -> str:
+        """What the server has written to its standard error so far."""
+        self.stderr.seek(0)
+        return self.stderr.read()[-20000:]
 
     def stop(self, sig=signal.SIGTERM):
         self.process.send_signal(sig)
@@ -113,6 +118,39 @@ def test_wsgi_application_under_waitress_serve(run, tmp_path):
         server.stop()
     stored = sqlite3.connect(tmp_path / "db.sqlite3").execute("SELECT question FROM exchanges").fetchall()
     assert stored == [("question 2 about 2?",)]
+
+
+def test_deployment_config_and_environment_choose_the_run_time_settings(run, tmp_path):
+    deploy = tmp_path / "deploy.ini"
+    deploy.write_text(f"[serve]\ndatabase = {tmp_path / 'deploy.sqlite3'}\nrate_limit_per_minute = 500\n"
+                      "[decode]\nstrategy = greedy\nmax_length = 3\n", encoding="utf-8")
+    env = {**ENV, "DEEPQA_SERVE_API_KEY": "s3cret"}
+    server = Server(lambda port: [sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(port),
+                                  "--config", str(deploy)], env)
+    try:
+        assert call(server.url + "/api/v1/question", {"question": "question 2 about 2?"})[0] == 401
+        request = urllib.request.Request(server.url + "/api/v1/model", headers={"Authorization": "Bearer s3cret"})
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            decoding = json.loads(reply.read())["decoding"]
+        assert decoding["strategy"] == "greedy" and decoding["max_length"] == 3
+        assert decoding["xla"] is False  # not in deploy.ini: the run's own decoding applies
+    finally:
+        server.stop()
+    assert (tmp_path / "deploy.sqlite3").is_file()
+
+
+def test_serve_refuses_a_bad_port_and_a_port_in_use_before_loading(run):
+    bad = subprocess.run([sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", "70000"],
+                         cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "not a port number" in bad.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        busy = subprocess.run([sys.executable, "-m", "deepqa", "serve", "--run", str(run), "--port", str(port)],
+                              cwd=PROJECT_ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+    assert busy.returncode == 2 and f"cannot serve on 127.0.0.1:{port}" in busy.stderr
+    assert "loading" not in busy.stdout and len(busy.stderr.strip().splitlines()) == 1
 
 
 def test_wsgi_application_without_a_run_exits_with_a_message(tmp_path):

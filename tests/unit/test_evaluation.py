@@ -14,8 +14,7 @@ from deepqa.errors import ConfigError, DatasetError
 from deepqa.evaluate.evaluation import evaluate, format_table, write_report
 from deepqa.evaluate.selection import TfidfRanker, chance_report, load_cases, ranks, recall_report
 from deepqa.evaluate.text_metrics import corpus_bleu, distinct_n, most_frequent_share
-from deepqa.train.setup import new_training
-from tests.conftest import TINY_MODEL, make_config, prepare_pairs
+from tests.conftest import QA_PAIRS
 
 
 def test_recall_at_k_on_known_rankings():
@@ -64,20 +63,12 @@ def test_candidates_file_errors_name_the_line(tmp_path):
     assert load_cases(path)[0].candidates == ["hello", "no", "yes"]
 
 
-WORDS = ["red", "green", "blue", "cat", "dog", "bird", "sun", "moon", "tree", "fish"]
-PAIRS = [(f"{WORDS[i % 10]} {WORDS[(i * 3) % 10]} {i}?", f"{WORDS[(i * 7) % 10]} {i} {WORDS[i % 10]}.")
-         for i in range(60)]
+PAIRS = QA_PAIRS
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("eval")
-    data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2", "samples.test_fraction=0.3")
-    config = make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}", "train.epochs=2",
-                         "decode.max_length=6")
-    trainer = new_training(config, str(data), "tiny")
-    trainer.fit()
-    return trainer.run_dir
+def run(tiny_run):
+    return tiny_run
 
 
 def test_full_evaluation_fills_every_field(run, tmp_path):

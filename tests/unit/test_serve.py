@@ -10,23 +10,16 @@ from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.config import with_values
 from deepqa.errors import ConfigError
-from deepqa.train.setup import new_training
 from serve.app import create_app
 from serve.sessions import SessionStore
 from serve.store import ConversationStore
-from tests.conftest import TINY_MODEL, make_config, prepare_pairs
+from tests.conftest import make_config
 
-PAIRS = [(f"question {i} about {i % 5}?", f"answer {i % 7} for {i}.") for i in range(60)]
 
 
 @pytest.fixture(scope="module")
-def bot(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("serve")
-    data = prepare_pairs(folder / "corpus", PAIRS, "samples.valid_fraction=0.2")
-    trainer = new_training(make_config(*TINY_MODEL, f"train.save_dir={folder / 'save'}", "decode.xla=false"),
-                           str(data), "tiny")
-    trainer.fit()
-    return Chatbot.load(trainer.run_dir)
+def bot(tiny_run):
+    return Chatbot.load(tiny_run)
 
 
 def test_settings_changed_after_loading_rebuild_generation_when_xla_changes(bot):
