@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Iterable, Literal, Mapping
 
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from deepqa import atomic, registry
 from deepqa.errors import ConfigError
@@ -183,7 +183,9 @@ class TunerConfig(Settings):
     directory: str = "tuning"
     project_name: str = "deepqa"
     overwrite: bool = False
-    model_types: list[ModelType] = setting(["lstm", "gru", "transformer"])
+    # Default: every registered model type.
+    model_types: list[ModelType] = Field(default_factory=lambda: registry.MODELS.names(), min_length=1,
+                                         json_schema_extra={"separator": ","})
     layers_min: int = setting(1, minimum=1)
     layers_max: int = setting(3, minimum=1)
     units: list[int] = setting([128, 256, 512])

@@ -42,19 +42,45 @@ def _repeat_counts(weight: float, count: int, rng: np.random.Generator) -> np.nd
 
 
 def _output_dir(config: Config, out_dir: str | Path | None) -> Path:
+    """The dataset folder to write: absent, empty, or a dataset that is replaced as a whole."""
     path = Path(out_dir or config.corpus.dataset_dir)
     if path.exists() and not path.is_dir():
         raise DatasetError(f"output {str(path)!r} exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and any(path.iterdir()) and not (path / VOCAB_FILE).is_file():
+        raise DatasetError(f"output folder {str(path)!r} holds other files and no dataset; "
+                           "choose an empty or new folder (a dataset folder is replaced as a whole)")
     return path
 
 
+DROP_REASONS = {
+    "empty": "the question or the answer had no token",
+    "too_long": "longer than [samples] max_question_length / max_answer_length, with length_policy = drop",
+    "unk_answer": "the answer had more <unk> than [samples] max_unk_ratio allows",
+    "duplicate": "an exact duplicate of a kept pair (drop_duplicates)",
+}
+
+
+def _no_samples_message(report: BuildReport) -> str:
+    if not report.candidates:
+        return ("no sample: the corpus has no (question, answer) pair, since no conversation has two turns "
+                "(check [corpus] format and the file)")
+    reasons = "; ".join(f"{count} dropped because {DROP_REASONS.get(reason, reason)}"
+                        for reason, count in sorted(report.dropped.items(), key=lambda item: -item[1]) if count)
+    return f"no sample survived the filters: of {report.candidates} pairs, {reasons}"
+
+
 def prepare(config: Config, out_dir: str | Path | None = None) -> dict:
-    """Run the whole preparation and return the statistics also written to ``stats.json``."""
+    """Run the whole preparation and return the statistics also written to ``stats.json``. The dataset folder
+    is written beside its place and swapped in when complete, so a failure leaves the old dataset intact."""
+    target = _output_dir(config, out_dir)
+    with atomic.replaced_folder(target) as out:
+        return _prepare_into(config, out)
+
+
+def _prepare_into(config: Config, out: Path) -> dict:
     started = time.perf_counter()
     tokenizer = build_tokenizer(config.tokenizer)  # fails early on a bad tokenizer setting
     corpora: list[SourceCorpus] = read_corpus(config)
-    out = _output_dir(config, out_dir)
     samples_config = config.samples
 
     # Normalize every turn once; split and weight by conversation.
@@ -99,7 +125,7 @@ def prepare(config: Config, out_dir: str | Path | None = None) -> dict:
             "sources": [corpus.name for corpus in corpora], "splits": list(SPLITS)}
     samples, report = build_samples(encoded, samples_config, meta)
     if len(samples) == 0:
-        raise DatasetError(f"no sample survived the filters: {dict(report.dropped)}")
+        raise DatasetError(_no_samples_message(report))
 
     stats = _stats(config, corpora, normalized, splits, vocabulary, counts_by_split, samples, report,
                    time.perf_counter() - started)

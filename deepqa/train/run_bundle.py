@@ -30,10 +30,12 @@ def default_run_name() -> str:
 def create_run(config: Config, dataset: Dataset, run_name: str | None = None) -> Path:
     """A new run directory holding the config and everything of the dataset a bundle needs."""
     run_dir = Path(config.train.save_dir) / (run_name or default_run_name())
-    if run_dir.exists() and any(run_dir.iterdir()):
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir()  # checks and creates in one step: of two trainings with one name, one goes ahead
+    except FileExistsError:
         raise DatasetError(f"run directory {str(run_dir)!r} exists already; choose another --run-name "
-                           f"or continue it with --resume {run_dir}")
-    run_dir.mkdir(parents=True, exist_ok=True)
+                           f"or continue it with --resume {run_dir}") from None
     for name in (VOCAB_FILE, *TOKENIZER_FILES):
         if (dataset.path / name).is_file():
             shutil.copyfile(dataset.path / name, run_dir / name)

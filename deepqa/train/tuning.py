@@ -142,15 +142,6 @@ ORACLES = {"random": kt.oracles.RandomSearchOracle, "bayesian": kt.oracles.Bayes
 def make_tuner(config: Config, dataset: Dataset) -> DeepQATuner:
     """The tuner for ``[tuner]``: its oracle, objective, directory and resume behaviour."""
     settings = config.tuner
-    if settings.layers_min > settings.layers_max:
-        raise ConfigError("[tuner] layers_min must not exceed layers_max")
-    if not (0 < settings.learning_rate_min <= settings.learning_rate_max):
-        raise ConfigError("[tuner] learning_rate_min must be above 0 and not exceed learning_rate_max")
-    if settings.dropout_min > settings.dropout_max:
-        raise ConfigError("[tuner] dropout_min must not exceed dropout_max")
-    unknown = set(settings.model_types) - {"lstm", "gru", "transformer"}
-    if unknown or not settings.model_types:
-        raise ConfigError(f"[tuner] model_types: {', '.join(sorted(unknown)) or 'empty'}; accepted: lstm, gru, transformer")
     keras_tuner_config.DEBUG = False  # a failed or skipped trial is a row of the results table, not a traceback
     direction = "min" if settings.objective == "val_loss" else "max"
     objective = kt.Objective(settings.objective, direction)
@@ -222,18 +213,21 @@ def format_results(rows: list[dict], objective: str) -> str:
 
 def retrain_best(tuner: DeepQATuner, config: Config, dataset: Dataset, run_name: str | None) -> Path:
     """Train the best configuration on train + valid for the full epoch count into a run bundle."""
-    best = tuner.oracle.get_best_trials(1)
+    ranked = tuner.oracle.get_best_trials(len(tuner.oracle.trials))
+    best = [trial for trial in ranked if trial.status == "COMPLETED" and trial.score is not None]
     if not best:
-        raise TuningError("no trial completed, so there is no best configuration; see the results table")
+        raise TuningError("no trial completed (every one was skipped or failed), so there is no best configuration "
+                          "to retrain; see the results table, and widen [tuner] max_parameters / max_memory_mb or "
+                          "narrow the ranges")
     final = tuner.hypermodel.build(best[0].hyperparameters)
     final.train.epochs = config.tuner.final_epochs or config.train.epochs
     final.train.early_stopping_patience = 0  # the validation split is now part of training
     run_dir = create_run(final, dataset, run_name)
-    update_latest(run_dir)
     atomic.write_json(run_dir / "tuning.json", {"project": str(tuner.project_dir), "trial": best[0].trial_id,
                                                 "hyperparameters": best[0].hyperparameters.values})
     keras.backend.clear_session()
     Trainer(final, dataset, run_dir, train_splits=("train", "valid")).fit()
+    update_latest(run_dir)  # only once the run has weights
     return run_dir
 
 

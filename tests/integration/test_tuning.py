@@ -66,6 +66,17 @@ def test_resumed_search_does_not_repeat_finished_trials(tmp_path, data, capsys):
 
 
 
+def test_a_search_whose_every_trial_is_skipped_retrains_nothing(tmp_path, data, capsys):
+    code = main(["tune", "--data", str(data), "--run-name", "none",
+                 *tune_arguments(tmp_path, "tuner.max_trials=2", "tuner.max_parameters=10")])
+    captured = capsys.readouterr()
+    assert code == 2 and "no trial completed" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    rows = json.loads((tmp_path / "tuning" / "deepqa" / "results.json").read_text())
+    assert rows and all(row["status"] == "skipped" for row in rows)
+    assert not (tmp_path / "save" / "none").exists() and not (tmp_path / "save" / "latest").exists()
+
+
 def test_chief_and_two_workers_complete_a_four_trial_search(tmp_path, data):
     arguments = [sys.executable, "-m", "deepqa", "tune", "--data", str(data), "--run-name", "distributed",
                  *tune_arguments(tmp_path, "tuner.max_trials=4", "tuner.model_types=transformer",
