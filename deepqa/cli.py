@@ -16,9 +16,11 @@ from typing import Callable, Sequence
 
 from deepqa import __version__
 from deepqa.errors import DeepQAError
+from deepqa.log import get_logger, show_messages
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+LOG = get_logger(__name__)
 
 
 def _config_options() -> argparse.ArgumentParser:
@@ -162,10 +164,10 @@ def run_serve(args: argparse.Namespace) -> int:
                                os.environ).serve
     host, port = args.host or settings.host, args.port or settings.port
     check_address_free(host, port)
-    print(f"loading {args.run} and compiling generation for every batch size", flush=True)
+    LOG.info(f"loading {args.run} and compiling generation for every batch size")
     app = app_for_run(args.run, args.weights, args.overrides, args.config, os.environ)
     state = app.extensions["deepqa"]
-    print(f"serving {state.model_name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)", flush=True)
+    LOG.info(f"serving {state.model_name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)")
     waitress.serve(app, host=host, port=port, threads=settings.threads, ident="deepqa",
                    max_request_body_size=settings.max_body_bytes)
     return 0
@@ -317,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepqa`` console script; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+    show_messages()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler

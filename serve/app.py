@@ -14,6 +14,7 @@ from flask import Flask, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from deepqa.inference.chatbot import Chatbot
+from deepqa.log import get_logger
 from deepqa.config import Config
 from serve.api import RateLimiter, api, error_response
 from serve.batcher import RequestBatcher
@@ -21,6 +22,7 @@ from serve.sessions import SessionStore
 from serve.store import ConversationStore
 
 STATIC = Path(__file__).resolve().parent / "static"
+LOG = get_logger(__name__)
 
 
 @dataclass
@@ -64,7 +66,7 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
-        app.logger.exception("unexpected error")
+        LOG.exception("unexpected error")
         return error_response(500, "internal", "the server could not answer; the error has been logged")
 
     @app.get("/")

@@ -26,6 +26,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from deepqa import atomic
+from deepqa.log import get_logger
 from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.inference.decoding import Decoder, reply_texts
@@ -40,6 +41,7 @@ from deepqa.data.splits import SPLITS
 from deepqa.data.vocab import EOS
 
 SUM = tf.distribute.ReduceOp.SUM
+LOG = get_logger(__name__)
 
 
 class TrainingError(DeepQAError):
@@ -150,7 +152,7 @@ class Trainer:
             if config.model.pretrained_embeddings:
                 found = load_pretrained_embeddings(config.model.pretrained_embeddings, dataset.vocabulary,
                                                    self.model.embedding_tables())
-                print(f"pretrained embeddings: {found} of {self.vocab_size} words found")
+                LOG.info(f"pretrained embeddings: {found} of {self.vocab_size} words found")
         self._gradients = tf.function(self._replica_gradients, jit_compile=self.xla, reduce_retracing=True)
         self._train_step = tf.function(self._distributed_train_step, reduce_retracing=True)
         self._eval_step = tf.function(self._distributed_eval_step, reduce_retracing=True)
@@ -409,8 +411,8 @@ def _save_weights(model: keras.Model, path: Path) -> None:
 
 def _print_epoch(epoch: int, train: dict, valid: dict, probes, improved: bool) -> None:
     accuracy = f" accuracy {train['token_accuracy']:.3f}" if train["token_accuracy"] is not None else ""
-    print(f"epoch {epoch}: loss {train['loss']:.4f}{accuracy} | val loss {valid['loss']:.4f} "
-          f"perplexity {valid['perplexity']:.2f} accuracy {valid['token_accuracy']:.3f} | "
-          f"{train['tokens_per_second']:.0f} tokens/s{' | best so far' if improved else ''}", flush=True)
+    LOG.info(f"epoch {epoch}: loss {train['loss']:.4f}{accuracy} | val loss {valid['loss']:.4f} "
+             f"perplexity {valid['perplexity']:.2f} accuracy {valid['token_accuracy']:.3f} | "
+             f"{train['tokens_per_second']:.0f} tokens/s{' | best so far' if improved else ''}")
     for question, reply in probes[:2]:
-        print(f"    {question} -> {reply}", flush=True)
+        LOG.info(f"    {question} -> {reply}")

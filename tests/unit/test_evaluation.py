@@ -42,6 +42,12 @@ def test_tfidf_picks_the_response_that_shares_the_rare_words():
 def test_text_metrics():
     assert corpus_bleu([["a", "b", "c", "d"]], [["a", "b", "c", "d"]]) == pytest.approx(1.0)
     assert corpus_bleu([["x", "y"]], [["a", "b", "c", "d"]]) < 0.01
+    # Known cases, as the hand-written BLEU this replaced computed them (floor smoothing of zero matches).
+    assert corpus_bleu([["the", "cat", "sat", "on", "the", "mat"], ["hello", "there"]],
+                       [["the", "cat", "is", "on", "the", "mat"], ["hello", "there", "friend"]]) == pytest.approx(0.23302, abs=1e-5)
+    assert corpus_bleu([["i", "am", "fine", "."]] * 3, [["i", "am", "fine", "thanks", "."], ["i", "am", "ok", "."],
+                                                        ["fine", "."]]) == pytest.approx(0.20744, abs=1e-5)
+    assert corpus_bleu([[]], [["a"]]) == 0.0
     assert distinct_n([["a", "a", "b"], ["a", "b"]], 1) == pytest.approx(2 / 5)
     assert distinct_n([["a", "b", "a", "b"]], 2) == pytest.approx(2 / 3)
     assert most_frequent_share(["hi", "hi", "yo", "hi"]) == 0.75
