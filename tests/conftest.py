@@ -19,7 +19,7 @@ def make_config(*overrides: str, path: str | Path | None = None, profile: str | 
     return load_config(path or PROJECT_ROOT / "config.ini", profile, overrides)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_datasets() -> Path:
     """The folder of real corpora; tests that need it skip with a reason when it is absent."""
     if not SHARED_DATASETS.is_dir():

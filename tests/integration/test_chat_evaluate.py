@@ -20,25 +20,16 @@ def deepqa(*arguments, stdin=None):
 
 
 @pytest.fixture(scope="module", params=["lstm", "transformer"])
-def run(request, tmp_path_factory, shared_datasets_module):
+def run(request, tmp_path_factory, shared_datasets):
     folder = tmp_path_factory.mktemp(request.param)
     common = ["--profile", "tiny", "--set", "corpus.format=cornell",
-              "--set", f"corpus.path={shared_datasets_module / 'cornell-sample'}", "--set", "corpus.max_conversations=600"]
+              "--set", f"corpus.path={shared_datasets / 'cornell-sample'}", "--set", "corpus.max_conversations=600"]
     prepared = deepqa("prepare", *common, "--out", str(folder / "data"))
     assert prepared.returncode == 0, prepared.stderr
     trained = deepqa("train", *common, "--data", str(folder / "data"), "--set", f"model.type={request.param}",
                      "--set", f"train.save_dir={folder / 'save'}", "--set", "train.epochs=1", "--run-name", "bot")
     assert trained.returncode == 0, trained.stderr[-3000:]
     return folder / "save" / "bot"
-
-
-@pytest.fixture(scope="module")
-def shared_datasets_module():
-    from tests.conftest import SHARED_DATASETS
-
-    if not SHARED_DATASETS.is_dir():
-        pytest.skip(f"real corpora not found at {SHARED_DATASETS}")
-    return SHARED_DATASETS
 
 
 def test_chat_answers_once_and_line_by_line(run):
