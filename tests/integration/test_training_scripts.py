@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 
@@ -39,16 +40,18 @@ def test_kill_9_then_resume_loses_at_most_one_epoch(tmp_path):
     run = tmp_path / "save" / "crash"
     command = [sys.executable, "-m", "deepqa", "train", "--data", str(data), "--run-name", "crash",
                *settings(f"train.save_dir={tmp_path / 'save'}", "train.epochs=200", "train.early_stopping_patience=0")]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
+    stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=stderr)
+    deadline = time.time() + 600  # generous: a loaded 2-core machine
     completed = 0
-    while time.time() < deadline and completed < 2:
+    while time.time() < deadline and completed < 2 and process.poll() is None:
         time.sleep(0.5)
         if (run / "metrics.json").is_file():
             completed = json.loads((run / "metrics.json").read_text())["epochs_completed"]
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    assert completed >= 2
+    stderr.seek(0)
+    assert completed >= 2, f"training did not complete two epochs; its stderr:\n{stderr.read()[-5000:]}"
     saved = json.loads((run / "resume" / "progress.json").read_text())["epoch"]
     assert saved >= completed - 1
     result = subprocess.run([sys.executable, "-m", "deepqa", "train", "--resume", str(run),
@@ -66,12 +69,14 @@ def test_start_tensorboard_serves_the_runs(tmp_path):
                     *settings(f"train.save_dir={tmp_path / 'save'}")], cwd=PROJECT_ROOT, env=ENV, check=True,
                    capture_output=True, timeout=300)
     port = free_ports()[0]
+    stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
     server = subprocess.Popen(["bash", "scripts/start_tensorboard.sh", str(tmp_path / "save")], cwd=PROJECT_ROOT,
-                              env={**ENV, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**ENV, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=stderr,
                               start_new_session=True)
     try:
         runs = None
-        for _ in range(120):
+        deadline = time.time() + 300  # generous: a loaded 2-core machine
+        while time.time() < deadline and server.poll() is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/plugin/scalars/tags", timeout=2) as reply:
                     runs = json.loads(reply.read())
@@ -80,7 +85,9 @@ def test_start_tensorboard_serves_the_runs(tmp_path):
             except OSError:
                 pass
             time.sleep(0.5)
-        assert runs and "loss" in runs["tb/logs/train"] and "loss" in runs["tb/logs/validation"]
+        stderr.seek(0)
+        assert runs, f"TensorBoard did not serve the runs; its stderr:\n{stderr.read()[-5000:]}"
+        assert "loss" in runs["tb/logs/train"] and "loss" in runs["tb/logs/validation"]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
