@@ -119,7 +119,7 @@ def test_sessions_carry_context(bot, tmp_path):
     assert bounded.context("c") == []  # expired
 
 
-def test_feedback_store_and_export_round_trip(bot, tmp_path):
+def test_feedback_store_and_export_round_trip(bot, tmp_path, monkeypatch):
     client, _ = make_client(bot, tmp_path)
     ids = [client.post("/api/v1/question", json={"question": f"question {i} about {i}?", "context": ["hello"]})
            .get_json()["exchange_id"] for i in range(3)]
@@ -130,7 +130,9 @@ def test_feedback_store_and_export_round_trip(bot, tmp_path):
     store = ConversationStore(tmp_path / "db.sqlite3")
     assert [row["rating"] for row in store.exchanges()] == [1, -1, 0]
     out = tmp_path / "log.jsonl"
-    assert main(["export-log", "--database", str(tmp_path / "db.sqlite3"), "--out", str(out), "--min-rating", "1"]) == 0
+    # The database comes from the same [serve] settings the server reads: here the environment's.
+    monkeypatch.setenv("DEEPQA_SERVE_DATABASE", str(tmp_path / "db.sqlite3"))
+    assert main(["export-log", "--out", str(out), "--min-rating", "1"]) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["turns"][:2] == ["hello", "question 0 about 0?"]
     config = make_config("corpus.format=jsonl", f"corpus.path={out}", "samples.valid_fraction=0", "samples.test_fraction=0")
