@@ -8,6 +8,7 @@ and its OpenAPI document, the chat console) asks the registry, so adding a compo
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Any, Callable, Generic, TypeVar
 
 from deepqa.errors import ConfigError
@@ -78,6 +79,13 @@ TOKENIZERS: Registry[Any] = Registry("tokenizer", "[tokenizer] type", "deepqa.da
 MODELS: Registry[Any] = Registry("model type", "[model] type", "deepqa.models")
 STRATEGIES: Registry[Any] = Registry("decoding strategy", "[decode] strategy", "deepqa.inference.strategies")
 ALL = (CORPUS_FORMATS, TOKENIZERS, MODELS, STRATEGIES)
+
+
+def import_submodules(package: str, path: list[str]) -> None:
+    """Import every module of a registry's package, so that each component in it registers itself: a new
+    component is a new module, with no list of imports to extend."""
+    for module in pkgutil.iter_modules(path):
+        importlib.import_module(f"{package}.{module.name}")
 
 
 def load_all() -> None:

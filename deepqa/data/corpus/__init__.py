@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from deepqa.config import Config, SourceConfig, parse_sources
-from deepqa.registry import CORPUS_FORMATS
-
-# Each reader module registers itself on import.
-from deepqa.data.corpus import chatterbot, chitchat, conv, cornell, jsonl, lightweight, pairs, sql  # noqa: F401
 from deepqa.data.corpus.base import Conversation, ReadStats, require_some
+from deepqa.registry import CORPUS_FORMATS, import_submodules
+
+import_submodules(__name__, __path__)  # each reader module registers itself
 
 __all__ = ["CORPUS_FORMATS", "Conversation", "ReadStats", "SourceCorpus", "configured_sources", "read_source", "read_corpus"]
 
