@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from deepqa import __version__
-from deepqa.errors import DeepQAError
+from deepqa.errors import ConfigError, DeepQAError
 from deepqa.log import get_logger, show_messages
 
 EXIT_USER_ERROR = 2
@@ -66,8 +66,14 @@ def run_train(args: argparse.Namespace) -> int:
     """``deepqa train``: train a model on a prepared dataset into a run directory."""
     from deepqa.data.prepare import prepare
     from deepqa.files import SAMPLES_FILE
-    from deepqa.train.setup import new_training, resumed_training
+    from deepqa.ranker.training import train_ranker
+    from deepqa.train.setup import new_training, ranker_training, resumed_training
 
+    if args.only == "ranker":
+        if not args.resume:
+            raise ConfigError("--only ranker adds or retrains the ranker of an existing run: name it with --resume RUN")
+        config, dataset, run_dir = ranker_training(args.resume, args.overrides, args.data)
+        return _train_ranker(train_ranker, config, dataset, run_dir)
     if args.resume:
         trainer = resumed_training(args.resume, args.overrides, args.data)
     else:
@@ -82,7 +88,18 @@ def run_train(args: argparse.Namespace) -> int:
     metrics = trainer.fit()
     print(f"{metrics['stopped']} after {metrics['epochs_completed']} epochs; best validation loss "
           f"{metrics['best_val_loss']:.4f} at epoch {metrics['best_epoch']}")
+    if trainer.config.ranker.enabled and trainer.chief:
+        return _train_ranker(train_ranker, trainer.config, trainer.dataset, trainer.run_dir)
     print(trainer.run_dir)
+    return 0
+
+
+def _train_ranker(train_ranker, config, dataset, run_dir) -> int:
+    LOG.info(f"training the {config.ranker.encoder} ranker into {run_dir}")
+    metrics = train_ranker(config, dataset, Path(run_dir))
+    print(f"ranker: {metrics['stopped']}; best validation 1-in-10 R@1 {metrics['best_val_recall_at_1']:.3f}; "
+          f"{metrics['index_size']:,} answers indexed")
+    print(run_dir)
     return 0
 
 
@@ -255,6 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--run-name", metavar="NAME", help="name of the new run directory inside [train] save_dir")
     which.add_argument("--resume", metavar="RUN_DIR",
                        help="continue an interrupted run after its last completed epoch (only [train] may be --set)")
+    train.add_argument("--only", choices=("ranker",),
+                       help="train only the ranker, into the existing run named by --resume ([ranker] may be --set)")
     train.add_argument("--prepare-if-missing", action="store_true",
                        help="run `deepqa prepare` first when the dataset folder has no samples")
     train.set_defaults(handler=run_train)

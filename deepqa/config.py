@@ -48,6 +48,7 @@ CorpusFormat = Annotated[str, AfterValidator(lambda name: registry.CORPUS_FORMAT
 TokenizerType = Annotated[str, AfterValidator(lambda name: registry.TOKENIZERS.check(name))]
 ModelType = Annotated[str, AfterValidator(lambda name: registry.MODELS.check(name))]
 StrategyName = Annotated[str, AfterValidator(lambda name: registry.STRATEGIES.check(name))]
+RankerEncoder = Annotated[str, AfterValidator(lambda name: registry.RANKER_ENCODERS.check(name))]
 
 
 class SourceConfig(Settings):
@@ -214,6 +215,29 @@ class TunerConfig(Settings):
 
 
 @register_section
+class RankerConfig(Settings):
+    """The response ranker: a dual encoder trained after the generator, and its index of training answers."""
+
+    section = "ranker"
+    enabled: bool = False
+    encoder: RankerEncoder = "bow"
+    dim: int = setting(128, minimum=2, maximum=65536)
+    layers: int = setting(1, minimum=1, maximum=64)
+    heads: int = setting(4, minimum=1, maximum=1024)
+    dropout: float = setting(0.1, minimum=0.0, maximum=0.9)
+    epochs: int = setting(8, minimum=1, maximum=100_000)
+    max_minutes: float = setting(0.0, minimum=0.0)
+    batch_size: int = setting(128, minimum=2, maximum=100_000)
+    learning_rate: float = setting(0.002, minimum=1e-12)
+    temperature: float = setting(0.05, minimum=0.001, maximum=10.0)
+    max_index: int = setting(200_000, minimum=1)
+    seed: int = 1234
+
+    def check(self, config: "Config") -> None:
+        registry.RANKER_ENCODERS.get(self.encoder).check(self)
+
+
+@register_section
 class DecodeConfig(Settings):
     """How replies are generated (each request or chat command may change those not in ``deployment_only``)."""
 
@@ -222,6 +246,7 @@ class DecodeConfig(Settings):
     # Keys a deployment sets but a request or `/set` may not change.
     deployment_only: ClassVar[tuple[str, ...]] = ("allow_unk", "seed", "xla")
 
+    mode: Literal["generate", "rank"] = "generate"
     strategy: StrategyName = "beam"
     beam_width: int = setting(4, minimum=1, maximum=64)
     length_penalty: float = setting(1.0, minimum=0.0, maximum=5.0)

@@ -78,7 +78,8 @@ CORPUS_FORMATS: Registry[Any] = Registry("corpus format", "[corpus] format", "de
 TOKENIZERS: Registry[Any] = Registry("tokenizer", "[tokenizer] type", "deepqa.data.text")
 MODELS: Registry[Any] = Registry("model type", "[model] type", "deepqa.models")
 STRATEGIES: Registry[Any] = Registry("decoding strategy", "[decode] strategy", "deepqa.inference.strategies")
-ALL = (CORPUS_FORMATS, TOKENIZERS, MODELS, STRATEGIES)
+RANKER_ENCODERS: Registry[Any] = Registry("ranker encoder", "[ranker] encoder", "deepqa.ranker")
+ALL = (CORPUS_FORMATS, TOKENIZERS, MODELS, STRATEGIES, RANKER_ENCODERS)
 
 
 def import_submodules(package: str, path: list[str]) -> None:

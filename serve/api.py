@@ -123,7 +123,7 @@ def _options(body: dict, base):
     if unknown:
         raise ApiError(400, "bad_decoding", f"unknown decoding option '{unknown[0]}'; accepted: {', '.join(accepted)}")
     try:
-        options = with_values("decode", base, decoding)
+        options = _state().bot.check_options(with_values("decode", base, decoding))
     except ConfigError as exc:
         raise ApiError(400, "bad_decoding", str(exc).replace("[decode] ", "")) from None
     return options
@@ -159,7 +159,7 @@ def question():
                                      state.model_name)
     answer = {"answer": reply.text, "exchange_id": exchange_id, "model": state.model_name, "latency_ms": latency_ms}
     if options.num_answers > 1:
-        answer["answers"] = [{"text": a.text, "score": a.score} for a in reply.answers]
+        answer["answers"] = [{"text": a.text, "score": a.score, "source": a.source} for a in reply.answers]
     return jsonify(answer)
 
 

@@ -39,7 +39,8 @@ def openapi_document() -> dict:
         "answer": {"type": "string"}, "exchange_id": {"type": "string"}, "model": {"type": "string"},
         "latency_ms": {"type": "number"},
         "answers": {"type": "array", "items": {"type": "object", "properties": {
-            "text": {"type": "string"}, "score": {"type": "number"}}}}}}
+            "text": {"type": "string"}, "score": {"type": "number"},
+            "source": {"type": "string", "enum": ["generated", "retrieved"]}}}}}}
     feedback = {"type": "object", "required": ["exchange_id", "rating"], "properties": {
         "exchange_id": {"type": "string"}, "rating": {"type": "integer", "enum": [1, -1]},
         "comment": {"type": "string"}}}

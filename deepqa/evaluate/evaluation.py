@@ -124,6 +124,14 @@ def selection_scores(scorer: LikelihoodScorer, cases: list[EncodedCase], mmi_lam
     return scores.reshape(len(cases), width)
 
 
+def ranker_scores(bot: Chatbot, cases: list[EncodedCase]) -> np.ndarray:
+    """The ranker's cosine scores [cases, candidates]."""
+    width = min(len(case.candidate_ids) for case in cases)
+    contexts = pad_rows([case.context_ids for case in cases for _ in range(width)])
+    candidates = pad_rows([candidate for case in cases for candidate in case.candidate_ids[:width]])
+    return bot.ranker.scores(contexts, candidates).reshape(len(cases), width)
+
+
 def tfidf_scores(cases: list[EncodedCase]) -> np.ndarray:
     """TF-IDF cosine scores [cases, candidates], IDF from the cases' own texts."""
     width = min(len(case.candidate_ids) for case in cases)
@@ -175,6 +183,8 @@ def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | N
                  "tfidf": recall_report(tfidf_scores(cases)), "chance": chance_report(width)}
     if settings.mmi_lambda:
         selection["model_mmi"] = recall_report(selection_scores(scorer, cases, settings.mmi_lambda))
+    if bot.ranker is not None:
+        selection["ranker"] = recall_report(ranker_scores(bot, cases))
     report = {"run": str(bot.run_dir), "model": bot.config.model.type, "cases": len(cases),
               "candidates_per_case": width, "cases_from": source or "test split", "selection": selection}
     if dataset is not None:

@@ -12,7 +12,8 @@ import numpy as np
 from deepqa.config import Config, DecodeConfig, load_config, load_deployment, with_values
 from deepqa.settings import RUN
 from deepqa.inference.decoding import Decoder, pad_rows
-from deepqa.errors import DatasetError
+from deepqa.errors import ConfigError, DatasetError
+from deepqa.ranker.retrieval import Ranker
 from deepqa.models import Seq2Seq, build_model, rebuild_model
 from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, MODEL_FILE, VOCAB_FILE, resolve_run
 from deepqa.data.text import Tokenizer, build_tokenizer
@@ -21,10 +22,12 @@ from deepqa.data.vocab import EOS, Vocabulary
 
 @dataclass
 class Answer:
-    """One reply and its score (mean log-probability per token; length-penalised for beam search)."""
+    """One reply, its score (generated: mean log-probability per token, length-penalised for beam search;
+    retrieved: the ranker's cosine) and where it came from (``generated`` or ``retrieved``)."""
 
     text: str
     score: float
+    source: str = "generated"
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Chatbot:
                  metrics: dict):
         self.run_dir, self.config, self.vocabulary, self.tokenizer = run_dir, config, vocabulary, tokenizer
         self.model, self.metrics = model, metrics
+        self.ranker = Ranker.load(run_dir, config, len(vocabulary))
         self.decoder_length = config.samples.decoder_length
         self.decoder = Decoder(model, self.decoder_length, xla=config.decode.xla)
 
@@ -97,14 +101,25 @@ class Chatbot:
 
     def options(self, overrides: Mapping[str, Any] | None = None) -> DecodeConfig:
         """The run's ``[decode]`` settings with ``overrides`` checked and applied."""
-        return with_values("decode", self.config.decode, overrides or {})
+        return self.check_options(with_values("decode", self.config.decode, overrides or {}))
+
+    def check_options(self, options: DecodeConfig) -> DecodeConfig:
+        """``options``, refused with a :class:`ConfigError` when they need what this run lacks."""
+        if options.mode == "rank" and self.ranker is None:
+            raise ConfigError(f"mode {options.mode!r} needs a ranker, and run {self.run_dir.name} has none: train one "
+                              f"with `deepqa train --only ranker --resume {self.run_dir}`")
+        return options
 
     # ---- answering ---------------------------------------------------------------------------------
     def reply_batch(self, questions: Sequence[tuple[str, Sequence[str] | None]],
                     options: DecodeConfig | None = None) -> list[Reply]:
         """Replies to several (question, context) pairs, decoded together."""
-        options = options or self.config.decode
+        options = self.check_options(options or self.config.decode)
         batch = pad_rows([self.encode_turns(question, context) for question, context in questions])
+        if options.mode == "rank":
+            return [self._retrieved(found, question, context, options.num_answers)
+                    for found, (question, context) in zip(self.ranker.retrieve(batch, options.num_answers + 8),
+                                                          questions)]
         results = self.decoder.generate(batch, options)
         replies = []
         for hypotheses in results:
@@ -112,6 +127,16 @@ class Chatbot:
                        for h in hypotheses]
             replies.append(Reply(answers[0].text if answers else "", answers))
         return replies
+
+    def _retrieved(self, found, question: str, context: Sequence[str] | None, count: int) -> Reply:
+        """The best retrieved answers that do not repeat the question or a turn of the conversation."""
+        seen = {self.tokenizer.normalize(turn) for turn in [question, *(context or [])]}
+        answers = []
+        for ids, score in found:
+            text = self.tokenizer.detokenize(self.vocabulary.decode(ids))
+            if self.tokenizer.normalize(text) not in seen and len(answers) < count:
+                answers.append(Answer(text, round(score, 6), "retrieved"))
+        return Reply(answers[0].text if answers else "", answers)
 
     def warm_up(self, max_batch: int) -> None:
         """Compile generation for every batch size a server may see up to ``max_batch``, so that no request

@@ -19,7 +19,7 @@ from deepqa.data.vocab import Vocabulary
 # The sections that describe the data: a run takes them from its dataset, never from the command line.
 DATA_SECTIONS = ("corpus", "tokenizer", "vocab", "samples")
 # Build-time sections that a resumed run may still change: how it trains and searches, not what it is.
-RESUMABLE_SECTIONS = ("train", "tuner")
+RESUMABLE_SECTIONS = ("train", "tuner", "ranker")
 
 
 def load_dataset(config: Config, data_dir: str | None) -> Dataset:
@@ -62,6 +62,29 @@ def new_training(config: Config, data_dir: str | None = None, run_name: str | No
     return Trainer(config, dataset, run_dir)
 
 
+def ranker_training(run: str, overrides: list[str], data_dir: str | None = None) -> tuple[Config, Dataset, Path]:
+    """The config, dataset and directory for training the ranker of an existing run; only [ranker] may be
+    overridden, and the run's config records the ranker's settings once they are checked."""
+    run_dir = resolve_run(run)
+    for override in overrides:
+        if parse_assignment(override).section != "ranker":
+            raise ConfigError(f"--only ranker: --set {override} names another section than [ranker]")
+    config = load_config(run_dir / CONFIG_FILE, None, overrides)
+    config.ranker = config.ranker.replace(enabled=True)
+    dataset = _recorded_dataset(run_dir, data_dir)
+    config.save(run_dir / CONFIG_FILE)
+    return config, dataset, run_dir
+
+
+def _recorded_dataset(run_dir: Path, data_dir: str | None) -> Dataset:
+    """The dataset a run was trained on (or ``data_dir``), checked to have the run's vocabulary."""
+    recorded = json.loads((run_dir / DATASET_FILE).read_text(encoding="utf-8"))
+    dataset = Dataset.load(data_dir or recorded["path"])
+    if dataset.vocabulary.fingerprint != Vocabulary.load(run_dir / "vocab.json").fingerprint:
+        raise DatasetError(f"the dataset at {dataset.path} is not the one run {run_dir.name} was trained on")
+    return dataset
+
+
 def resumed_training(run: str, overrides: list[str], data_dir: str | None = None) -> Trainer:
     """A trainer that continues ``run`` after its last completed epoch; only [train] may be overridden."""
     run_dir = resolve_run(run)
@@ -71,9 +94,6 @@ def resumed_training(run: str, overrides: list[str], data_dir: str | None = None
         if section not in RESUMABLE_SECTIONS and config.section(section) != saved.section(section):
             raise ConfigError(f"--resume cannot change [{section}]: the run's weights were made with its saved "
                               "settings; start a new run instead")
-    recorded = json.loads((run_dir / DATASET_FILE).read_text(encoding="utf-8"))
-    dataset = Dataset.load(data_dir or recorded["path"])
-    if dataset.vocabulary.fingerprint != Vocabulary.load(run_dir / "vocab.json").fingerprint:
-        raise DatasetError(f"the dataset at {dataset.path} is not the one run {run_dir.name} was trained on")
+    dataset = _recorded_dataset(run_dir, data_dir)
     config.save(run_dir / CONFIG_FILE)
     return Trainer(config, dataset, run_dir, resume=True)

@@ -1,0 +1,67 @@
+"""The index of training answers: each distinct answer once, with its response-tower vector; exact search
+by one matrix product (numpy), fine to a few hundred thousand answers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from deepqa import atomic
+from deepqa.inference.decoding import pad_rows
+
+
+@dataclass
+class ResponseIndex:
+    """Distinct answers as ids (flattened with offsets) and their unit vectors [N, dim]."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def answer(self, index: int) -> np.ndarray:
+        """The ids of answer ``index``."""
+        return self.values[self.offsets[index]:self.offsets[index + 1]]
+
+    @classmethod
+    def build(cls, answers: list[np.ndarray], encode, batch_size: int = 512, limit: int = 0) -> "ResponseIndex":
+        """Index the distinct ``answers`` (the most frequent first, at most ``limit``), encoded in batches by
+        ``encode`` (padded ids [B, T] → vectors [B, dim])."""
+        counts: dict[bytes, int] = {}
+        first: dict[bytes, np.ndarray] = {}
+        for answer in answers:
+            key = answer.astype(np.int32).tobytes()
+            counts[key] = counts.get(key, 0) + 1
+            first.setdefault(key, answer)
+        keys = sorted(counts, key=lambda key: -counts[key])[:limit or None]
+        rows = [first[key].astype(np.int32) for key in keys]
+        vectors = [np.asarray(encode(pad_rows(rows[start:start + batch_size])), dtype=np.float32)
+                   for start in range(0, len(rows), batch_size)]
+        lengths = np.array([len(row) for row in rows], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+        return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best answers of each query vector [B, dim]: indices [B, k] and cosine scores [B, k], best first."""
+        k = min(k, len(self))
+        scores = queries.astype(np.float32) @ self.vectors.T
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        picked = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-picked, axis=1)
+        return np.take_along_axis(top, order, axis=1), np.take_along_axis(picked, order, axis=1)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the index as one ``.npz`` file, atomically."""
+        with atomic.atomic_open(path, "wb") as handle:
+            np.savez(handle, values=self.values, offsets=self.offsets, vectors=self.vectors)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ResponseIndex":
+        """Read an index written by :meth:`save` (plain arrays, no pickle)."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["values"], data["offsets"], data["vectors"])

@@ -1,0 +1,157 @@
+"""Training the ranker: in-batch negatives in both directions (each context against every answer of its
+batch, each answer against every context), answers that are the same text never counted as negatives of
+each other; validation 1-in-10 R@1 every epoch; the weights of the best epoch, the index of training
+answers and the metrics go into the run bundle, the scalars to ``logs/ranker``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from deepqa import atomic
+from deepqa.config import Config
+from deepqa.data.dataset import Dataset
+from deepqa.data.samples import Samples
+from deepqa.errors import DatasetError
+from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_WEIGHTS
+from deepqa.inference.decoding import pad_rows
+from deepqa.log import get_logger
+from deepqa.ranker.index import ResponseIndex
+from deepqa.ranker.model import DualEncoder
+
+LOG = get_logger(__name__)
+DISTRACTORS = 9
+
+
+def build_ranker(config: Config, vocab_size: int) -> DualEncoder:
+    """The dual encoder of ``[ranker]``, with its weights created."""
+    samples = config.samples
+    model = DualEncoder(vocab_size, config.ranker, samples.max_question_length, samples.max_answer_length)
+    ones = np.ones((1, 1), np.int32)
+    model({"context_ids": ones, "response_ids": ones})
+    return model
+
+
+def _rows(samples: Samples, which: str) -> list[np.ndarray]:
+    get = samples.question if which == "question" else samples.answer
+    return [get(i) for i in range(len(samples))]
+
+
+def _answer_keys(answers: list[np.ndarray]) -> np.ndarray:
+    """One integer per distinct answer text, so that equal answers are not each other's negatives."""
+    keys: dict[bytes, int] = {}
+    return np.array([keys.setdefault(a.tobytes(), len(keys)) for a in answers], dtype=np.int64)
+
+
+def contrastive_loss(logits, keys):
+    """Mean of the two cross-entropies (contexts → answers, answers → contexts) of the in-batch logits [B, B];
+    off-diagonal pairs with the same answer key are masked out. Also the share of contexts whose own answer
+    scores best."""
+    same = tf.equal(keys[:, None], keys[None, :])
+    off_diagonal = tf.logical_not(tf.eye(tf.shape(logits)[0], dtype=tf.bool))
+    logits = tf.where(tf.logical_and(same, off_diagonal), -1e9, logits)
+    labels = tf.range(tf.shape(logits)[0])
+    forward = tf.keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    backward = tf.keras.losses.sparse_categorical_crossentropy(labels, tf.transpose(logits), from_logits=True)
+    accuracy = tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, axis=1, output_type=tf.int32), labels), tf.float32))
+    return (tf.reduce_mean(forward) + tf.reduce_mean(backward)) / 2, accuracy
+
+
+def recall_at_1(model: DualEncoder, questions: list[np.ndarray], answers: list[np.ndarray], seed: int,
+                batch_size: int = 256) -> float:
+    """1-in-10 R@1: each question's own answer against 9 answers of other pairs drawn with a fixed seed."""
+    if len(questions) < DISTRACTORS + 1:
+        return float("nan")
+    encode = lambda rows, tower: np.concatenate([tower(pad_rows(rows[s:s + batch_size])).numpy()  # noqa: E731
+                                                 for s in range(0, len(rows), batch_size)])
+    contexts, responses = encode(questions, model.contexts), encode(answers, model.responses)
+    rng = np.random.default_rng(seed)
+    count = len(questions)
+    others = (np.arange(count)[:, None] + rng.integers(1, count, size=(count, DISTRACTORS))) % count
+    true = np.sum(contexts * responses, axis=1)
+    distractor = np.einsum("bd,bkd->bk", contexts, responses[others])
+    return float(np.mean(true > distractor.max(axis=1)))
+
+
+def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
+    """Train the ranker of ``[ranker]`` on the dataset's training split into ``run_dir``; returns its metrics."""
+    settings = config.ranker
+    keras.utils.set_random_seed(settings.seed)
+    vocab_size = len(dataset.vocabulary)
+    model = build_ranker(config, vocab_size)
+    optimizer = keras.optimizers.Adam(settings.learning_rate, global_clipnorm=1.0)
+    train, valid = dataset.samples.of_split("train"), dataset.samples.of_split("valid")
+    questions, answers = _rows(train, "question"), _rows(train, "answer")
+    keys = _answer_keys(answers)
+    valid_questions, valid_answers = _rows(valid, "question"), _rows(valid, "answer")
+    batch = min(settings.batch_size, len(questions))
+    if batch < 2:
+        raise DatasetError("the ranker needs at least two training pairs")
+
+    @tf.function(reduce_retracing=True)
+    def step(context_ids, response_ids, batch_keys):
+        with tf.GradientTape() as tape:
+            logits = model({"context_ids": context_ids, "response_ids": response_ids}, training=True)
+            loss, accuracy = contrastive_loss(logits, batch_keys)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss, accuracy
+
+    writers = {name: tf.summary.create_file_writer(str(run_dir / LOGS_DIR / "ranker" / name))
+               for name in ("train", "validation")}
+    rng = np.random.default_rng(settings.seed)
+    history, best, started = [], -1.0, time.perf_counter()
+    stopped = "completed"
+    steps_per_epoch = len(questions) // batch
+    for epoch in range(1, settings.epochs + 1):
+        if settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes:
+            stopped = "time_limit"
+            break
+        order = rng.permutation(len(questions))
+        losses, accuracies = [], []
+        for index in tqdm(range(steps_per_epoch), desc=f"ranker epoch {epoch}", unit=" batches", disable=None,
+                          leave=False):
+            chosen = order[index * batch:(index + 1) * batch]
+            loss, accuracy = step(pad_rows([questions[i] for i in chosen]), pad_rows([answers[i] for i in chosen]),
+                                  tf.constant(keys[chosen]))
+            losses.append(float(loss))
+            accuracies.append(float(accuracy))
+        recall = recall_at_1(model, valid_questions, valid_answers, settings.seed)
+        entry = {"epoch": epoch, "loss": float(np.mean(losses)), "in_batch_accuracy": float(np.mean(accuracies)),
+                 "val_recall_at_1": recall}
+        history.append(entry)
+        with writers["train"].as_default():
+            tf.summary.scalar("ranker/loss", entry["loss"], step=epoch)
+            tf.summary.scalar("ranker/in_batch_accuracy", entry["in_batch_accuracy"], step=epoch)
+        with writers["validation"].as_default():
+            tf.summary.scalar("ranker/recall_at_1", recall, step=epoch)
+        improved = not np.isfinite(recall) or recall > best
+        if improved:
+            best = recall if np.isfinite(recall) else best
+            _save_weights(model, run_dir / RANKER_WEIGHTS)
+        LOG.info(f"ranker epoch {epoch}: loss {entry['loss']:.4f} in-batch accuracy {entry['in_batch_accuracy']:.3f} "
+                 f"| val 1-in-10 R@1 {recall:.3f}{' | best so far' if improved else ''}")
+        if settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes:
+            stopped = "time_limit"
+            break
+    for writer in writers.values():
+        writer.flush()
+    model.load_weights(run_dir / RANKER_WEIGHTS)
+    index = ResponseIndex.build(answers, lambda ids: model.responses(ids),
+                                limit=settings.max_index)
+    index.save(run_dir / RANKER_INDEX)
+    metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": best,
+               "index_size": len(index), "seconds": round(time.perf_counter() - started, 1), "history": history}
+    atomic.write_json(run_dir / RANKER_FILE, metrics)
+    return metrics
+
+
+def _save_weights(model: keras.Model, path: Path) -> None:
+    temporary = path.with_name(f".{path.name}.tmp.weights.h5")
+    model.save_weights(temporary)
+    temporary.replace(path)

@@ -1,0 +1,87 @@
+"""The response ranker: its loss, a training run into the bundle, save/load, retrieval on a tiny index,
+the rank reply mode through the Chatbot and the API, and its row in the evaluation."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deepqa.cli import main
+from deepqa.errors import ConfigError
+from deepqa.evaluate.evaluation import evaluate
+from deepqa.files import RANKER_FILE, RANKER_INDEX, RANKER_WEIGHTS
+from deepqa.inference.chatbot import Chatbot
+from deepqa.ranker.index import ResponseIndex
+from deepqa.ranker.training import contrastive_loss
+from serve.app import create_app
+from tests.conftest import QA_PAIRS
+
+
+def test_loss_masks_equal_answers_and_rewards_the_diagonal():
+    keys = tf.constant([0, 1, 1, 2])
+    perfect = tf.eye(4) * 20.0
+    loss, accuracy = contrastive_loss(perfect, keys)
+    assert float(loss) < 1e-3 and float(accuracy) == 1.0
+    # Rows 1 and 2 share an answer: scoring each other's answer high is no mistake.
+    shared = perfect + tf.constant([[0, 0, 0, 0], [0, 0, 25.0, 0], [0, 25.0, 0, 0], [0, 0, 0, 0]])
+    assert float(contrastive_loss(shared, keys)[0]) < 1e-3
+    assert float(contrastive_loss(shared, tf.constant([0, 1, 2, 3]))[0]) > 1.0
+
+
+def test_index_keeps_distinct_answers_and_finds_the_nearest(tmp_path):
+    answers = [np.array([5, 6]), np.array([7]), np.array([5, 6]), np.array([8, 9, 10])]
+    vectors = {5: [1.0, 0.0], 7: [0.0, 1.0], 8: [-1.0, 0.0]}
+    index = ResponseIndex.build(answers, lambda ids: np.array([vectors[int(row[0])] for row in ids]))
+    assert len(index) == 3 and index.answer(0).tolist() == [5, 6]  # the most frequent first
+    found, scores = index.search(np.array([[0.1, 0.9], [1.0, 0.0]]), 2)
+    assert found[0].tolist()[0] == 1 and found[1].tolist()[0] == 0 and scores[1][0] == pytest.approx(1.0)
+    index.save(tmp_path / "index.npz")
+    again = ResponseIndex.load(tmp_path / "index.npz")
+    assert np.array_equal(again.vectors, index.vectors) and again.answer(2).tolist() == [8, 9, 10]
+
+
+@pytest.fixture(scope="module")
+def ranked_run(tiny_run, tmp_path_factory):
+    import shutil
+
+    run = tmp_path_factory.mktemp("ranked") / "run"
+    shutil.copytree(tiny_run, run)
+    assert main(["train", "--only", "ranker", "--resume", str(run), "--set", "ranker.epochs=30",
+                 "--set", "ranker.dim=16", "--set", "ranker.batch_size=16", "--set", "ranker.temperature=0.1"]) == 0
+    return run
+
+
+def test_only_ranker_trains_into_the_run_and_refuses_other_sections(ranked_run, tiny_run, capsys):
+    for name in (RANKER_WEIGHTS, RANKER_INDEX, RANKER_FILE):
+        assert (ranked_run / name).is_file(), name
+    assert list((ranked_run / "logs" / "ranker" / "validation").iterdir())
+    assert "enabled = true" in (ranked_run / "config.ini").read_text()
+    assert main(["train", "--only", "ranker", "--resume", str(tiny_run), "--set", "model.dropout=0.2"]) == 2
+    assert "names another section" in capsys.readouterr().err
+    assert main(["train", "--only", "ranker"]) == 2
+
+
+def test_rank_mode_answers_from_the_training_answers(ranked_run, tiny_run, tmp_path):
+    bot = Chatbot.load(ranked_run, overrides=["decode.mode=rank", f"serve.database={tmp_path / 'db.sqlite3'}"])
+    known = {answer for _, answer in QA_PAIRS}
+    reply = bot.reply("question 3 about 3?", num_answers=3)
+    assert len(reply.answers) == 3 and all(a.source == "retrieved" for a in reply.answers)
+    assert {a.text for a in reply.answers} <= {bot.tokenizer.detokenize(bot.tokenizer.tokenize(t)) for t in known}
+    assert reply.answers[0].score >= reply.answers[1].score >= reply.answers[2].score
+    client = create_app(bot.config, bot).test_client()
+    body = client.post("/api/v1/question", json={"question": "question 3 about 3?",
+                                                 "decoding": {"num_answers": 2}}).get_json()
+    assert [a["source"] for a in body["answers"]] == ["retrieved", "retrieved"]
+    with pytest.raises(ConfigError, match="needs a ranker"):
+        Chatbot.load(tiny_run).reply("hello", mode="rank")
+    plain = create_app(Chatbot.load(tiny_run).config, Chatbot.load(tiny_run)).test_client()
+    refused = plain.post("/api/v1/question", json={"question": "hi", "decoding": {"mode": "rank"}})
+    assert refused.status_code == 400 and "needs a ranker" in refused.get_json()["error"]["message"]
+
+
+def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
+    import json
+
+    metrics = json.loads((ranked_run / RANKER_FILE).read_text())
+    assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
+    report = evaluate(Chatbot.load(ranked_run))
+    assert set(report["selection"]["ranker"]) == {"1_in_2_R@1", "1_in_10_R@1", "1_in_10_R@2", "1_in_10_R@5"}
