@@ -20,7 +20,7 @@ def test_shipped_config_documents_every_key_with_the_default_value():
     parser = configparser.ConfigParser(interpolation=None)
     # [decode] keys stand commented out (a run keeps its own decoding where the deployment sets none).
     text = (PROJECT_ROOT / "config.ini").read_text(encoding="utf-8")
-    start = text.index("[decode]")
+    start = text.index("\n[decode]\n")
     end = text.index("\n[", start)
     keys = re.sub(r"^# ([a-z_]+ = )", r"\1", text[start:end], flags=re.M)
     parser.read_string(text[:start] + keys + text[end:])
