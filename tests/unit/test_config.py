@@ -21,7 +21,7 @@ def test_shipped_config_documents_every_key_with_the_default_value():
     # [decode] keys stand commented out (a run keeps its own decoding where the deployment sets none).
     text = (PROJECT_ROOT / "config.ini").read_text(encoding="utf-8")
     start = text.index("\n[decode]\n")
-    end = text.index("\n[", start)
+    end = text.index("\n[", start + 1)
     keys = re.sub(r"^# ([a-z_]+ = )", r"\1", text[start:end], flags=re.M)
     parser.read_string(text[:start] + keys + text[end:])
     defaults = Config()
