@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from deepqa import __version__
 from deepqa.errors import ConfigError, DeepQAError
-from deepqa.log import get_logger, show_messages
+from deepqa.log import get_logger, quiet_tensorflow, show_messages
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -337,10 +337,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``deepqa`` console script; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
     show_messages()
     parser = build_parser()
     args = parser.parse_args(argv)
+    quiet_tensorflow()  # TensorFlow's start-up chatter is not for users
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -15,7 +15,12 @@ import os
 import sys
 
 from deepqa.errors import DeepQAError
-from serve.app import app_for_run
+from deepqa.log import quiet_tensorflow, show_messages
+
+quiet_tensorflow()  # before anything imports TensorFlow
+show_messages()
+
+from serve.app import app_for_run  # noqa: E402
 
 
 def _application():
