@@ -25,7 +25,7 @@ class NaiveModel:
     prefix so far, where deepqa's models carry LSTM states or key/value caches from step to step."""
 
     def __init__(self, model):
-        self.model, self.vocab_size, self.deepqa_config = model, model.vocab_size, model.deepqa_config
+        self.model, self.vocab_size, self.question_length = model, model.vocab_size, model.question_length
 
     def encode(self, encoder_ids, max_length):
         import tensorflow as tf
