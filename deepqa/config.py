@@ -246,8 +246,11 @@ class DecodeConfig(Settings):
     # Keys a deployment sets but a request or `/set` may not change.
     deployment_only: ClassVar[tuple[str, ...]] = ("allow_unk", "seed", "xla")
 
-    mode: Literal["generate", "rank"] = "generate"
+    mode: Literal["generate", "rank", "hybrid"] = "generate"
     strategy: StrategyName = "beam"
+    # hybrid: the beam's n-best (beam_width), this many samples (top_p) and this many retrieved answers.
+    hybrid_samples: int = setting(4, minimum=0, maximum=64)
+    hybrid_retrieved: int = setting(8, minimum=0, maximum=256)
     beam_width: int = setting(4, minimum=1, maximum=64)
     length_penalty: float = setting(1.0, minimum=0.0, maximum=5.0)
     num_answers: int = setting(1, minimum=1, maximum=64)
@@ -264,7 +267,8 @@ class DecodeConfig(Settings):
 
     @model_validator(mode="after")
     def _strategy_rules(self) -> "DecodeConfig":
-        registry.STRATEGIES.get(self.strategy).check(self)
+        if self.mode == "generate":  # in the other modes num_answers counts the ranker's choices
+            registry.STRATEGIES.get(self.strategy).check(self)
         return self
 
     @classmethod

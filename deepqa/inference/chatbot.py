@@ -105,7 +105,7 @@ class Chatbot:
 
     def check_options(self, options: DecodeConfig) -> DecodeConfig:
         """``options``, refused with a :class:`ConfigError` when they need what this run lacks."""
-        if options.mode == "rank" and self.ranker is None:
+        if options.mode != "generate" and self.ranker is None:
             raise ConfigError(f"mode {options.mode!r} needs a ranker, and run {self.run_dir.name} has none: train one "
                               f"with `deepqa train --only ranker --resume {self.run_dir}`")
         return options
@@ -120,6 +120,8 @@ class Chatbot:
             return [self._retrieved(found, question, context, options.num_answers)
                     for found, (question, context) in zip(self.ranker.retrieve(batch, options.num_answers + 8),
                                                           questions)]
+        if options.mode == "hybrid":
+            return self._hybrid(batch, questions, options)
         results = self.decoder.generate(batch, options)
         replies = []
         for hypotheses in results:
@@ -130,13 +132,46 @@ class Chatbot:
 
     def _retrieved(self, found, question: str, context: Sequence[str] | None, count: int) -> Reply:
         """The best retrieved answers that do not repeat the question or a turn of the conversation."""
+        return self._best([(ids, score, "retrieved") for ids, score in found], question, context, count)
+
+    def _best(self, scored, question: str, context: Sequence[str] | None, count: int) -> Reply:
+        """The ``count`` best of (ids, score, source) candidates, each text once, none repeating the question
+        or a turn of the conversation (the bot's own earlier replies included)."""
         seen = {self.tokenizer.normalize(turn) for turn in [question, *(context or [])]}
         answers = []
-        for ids, score in found:
+        for ids, score, source in sorted(scored, key=lambda item: -item[1]):
             text = self.tokenizer.detokenize(self.vocabulary.decode(ids))
-            if self.tokenizer.normalize(text) not in seen and len(answers) < count:
-                answers.append(Answer(text, round(score, 6), "retrieved"))
+            key = self.tokenizer.normalize(text)
+            if text and key not in seen and len(answers) < count:
+                seen.add(key)
+                answers.append(Answer(text, round(float(score), 6), source))
         return Reply(answers[0].text if answers else "", answers)
+
+    def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
+        """The ranker's choice among the beam's n-best, sampled replies and retrieved answers."""
+        pools: list[list[tuple[np.ndarray, str]]] = [[] for _ in questions]
+        beam = self.decoder.generate(batch, options.replace(mode="generate", strategy="beam",
+                                                            num_answers=options.beam_width))
+        groups = [beam]
+        if options.hybrid_samples:
+            groups.append(self.decoder.generate(batch, options.replace(
+                mode="generate", strategy="sample", num_answers=options.hybrid_samples)))
+        for group in groups:
+            for pool, hypotheses in zip(pools, group):
+                pool += [(np.asarray(h.ids[:self.config.samples.max_answer_length], dtype=np.int32), "generated")
+                         for h in hypotheses if h.ids]
+        if options.hybrid_retrieved:
+            for pool, found in zip(pools, self.ranker.retrieve(batch, options.hybrid_retrieved)):
+                pool += [(ids, "retrieved") for ids, _ in found]
+        rows = [index for index, pool in enumerate(pools) for _ in pool]
+        candidates = [ids for pool in pools for ids, _ in pool]
+        scores = self.ranker.scores(batch[rows], pad_rows(candidates)) if candidates else np.zeros(0)
+        replies, start = [], 0
+        for pool, (question, context) in zip(pools, questions):
+            scored = [(ids, score, source) for (ids, source), score in zip(pool, scores[start:start + len(pool)])]
+            start += len(pool)
+            replies.append(self._best(scored, question, context, options.num_answers))
+        return replies
 
     def warm_up(self, max_batch: int) -> None:
         """Compile generation for every batch size a server may see up to ``max_batch``, so that no request

@@ -78,6 +78,22 @@ def test_rank_mode_answers_from_the_training_answers(ranked_run, tiny_run, tmp_p
     assert refused.status_code == 400 and "needs a ranker" in refused.get_json()["error"]["message"]
 
 
+def test_hybrid_mode_lets_the_ranker_choose_among_generated_and_retrieved(ranked_run):
+    bot = Chatbot.load(ranked_run, overrides=["decode.mode=hybrid", "decode.beam_width=3"])
+    pooled = bot.reply("question 3 about 3?", num_answers=30, hybrid_samples=2, hybrid_retrieved=5)
+    sources = [a.source for a in pooled.answers]
+    assert sources.count("retrieved") == 5 and set(sources) <= {"generated", "retrieved"}
+    assert [a.score for a in pooled.answers] == sorted((a.score for a in pooled.answers), reverse=True)
+    assert len({a.text for a in pooled.answers}) == len(pooled.answers)  # each text once
+    assert "question 3 about 3?" not in {a.text.lower() for a in pooled.answers}
+    generated_only = bot.reply("question 3 about 3?", num_answers=30, hybrid_retrieved=0)
+    assert generated_only.answers and {a.source for a in generated_only.answers} == {"generated"}
+    best = bot.reply("question 3 about 3?")
+    assert best.text == best.answers[0].text and len(best.answers) == 1
+    follow_up = bot.reply("question 3 about 3?", context=["question 3 about 3?", best.text])
+    assert best.text not in {a.text for a in follow_up.answers}  # never repeats its own previous turn
+
+
 def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
     import json
 
