@@ -101,3 +101,30 @@ def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
     assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
     report = evaluate(Chatbot.load(ranked_run))
     assert set(report["selection"]["ranker"]) == {"1_in_2_R@1", "1_in_10_R@1", "1_in_10_R@2", "1_in_10_R@5"}
+
+
+def test_a_follow_up_is_answered_differently_with_and_without_its_context(tmp_path):
+    """Trained with two turns of context, the same follow-up question gets the answer its context calls for."""
+    from deepqa.data.prepare import prepare
+    from tests.conftest import TINY_MODEL, make_config
+
+    animals = ["cats", "dogs", "birds", "fish"]
+    lines = []
+    for round_ in range(12):
+        for animal in animals:
+            lines += [f"i really like {animal} number {round_}", "what do you like ?", f"{animal} are my favourite",
+                      "==="]
+    corpus = tmp_path / "talk.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = ["corpus.format=lightweight", f"corpus.path={corpus}", "samples.context_turns=2",
+                "samples.drop_duplicates=false", "samples.valid_fraction=0.1", "samples.test_fraction=0"]
+    prepare(make_config(*settings), tmp_path / "data")
+    assert main(["train", "--data", str(tmp_path / "data"), "--run-name", "context",
+                 *sum((["--set", s] for s in [*TINY_MODEL, f"train.save_dir={tmp_path / 'save'}", "ranker.enabled=true",
+                                               "ranker.epochs=40", "ranker.dim=16", "ranker.batch_size=8",
+                                               "ranker.temperature=0.1"]), [])]) == 0
+    bot = Chatbot.load(tmp_path / "save" / "context", overrides=["decode.mode=rank"])
+    replies = {animal: bot.reply("what do you like ?", context=[f"i really like {animal} number 99"]).text
+               for animal in animals}
+    assert sum(animal in replies[animal].lower() for animal in animals) >= 3, replies
+    assert len(set(replies.values())) >= 3, replies
