@@ -230,6 +230,7 @@ class RankerConfig(Settings):
     batch_size: int = setting(128, minimum=2, maximum=100_000)
     learning_rate: float = setting(0.002, minimum=1e-12)
     temperature: float = setting(0.05, minimum=0.001, maximum=10.0)
+    lexical_weight: float = setting(0.3, minimum=0.0, maximum=10.0)
     max_index: int = setting(200_000, minimum=1)
     seed: int = 1234
 

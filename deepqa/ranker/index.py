@@ -14,11 +14,13 @@ from deepqa.inference.decoding import pad_rows
 
 @dataclass
 class ResponseIndex:
-    """Distinct answers as ids (flattened with offsets) and their unit vectors [N, dim]."""
+    """Distinct answers as ids (flattened with offsets), their unit vectors [N, dim], and the inverse document
+    frequency of each token id on the training split (empty in indexes made before it was kept)."""
 
     values: np.ndarray
     offsets: np.ndarray
     vectors: np.ndarray
+    idf: np.ndarray
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -28,7 +30,8 @@ class ResponseIndex:
         return self.values[self.offsets[index]:self.offsets[index + 1]]
 
     @classmethod
-    def build(cls, answers: list[np.ndarray], encode, batch_size: int = 512, limit: int = 0) -> "ResponseIndex":
+    def build(cls, answers: list[np.ndarray], encode, idf: np.ndarray, batch_size: int = 512,
+              limit: int = 0) -> "ResponseIndex":
         """Index the distinct ``answers`` (the most frequent first, at most ``limit``), encoded in batches by
         ``encode`` (padded ids [B, T] → vectors [B, dim])."""
         counts: dict[bytes, int] = {}
@@ -44,7 +47,7 @@ class ResponseIndex:
         lengths = np.array([len(row) for row in rows], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
-        return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32))
+        return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32), idf)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best answers of each query vector [B, dim]: indices [B, k] and cosine scores [B, k], best first."""
@@ -58,10 +61,11 @@ class ResponseIndex:
     def save(self, path: str | os.PathLike) -> None:
         """Write the index as one ``.npz`` file, atomically."""
         with atomic.atomic_open(path, "wb") as handle:
-            np.savez(handle, values=self.values, offsets=self.offsets, vectors=self.vectors)
+            np.savez(handle, values=self.values, offsets=self.offsets, vectors=self.vectors, idf=self.idf)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ResponseIndex":
         """Read an index written by :meth:`save` (plain arrays, no pickle)."""
         with np.load(path, allow_pickle=False) as data:
-            return cls(data["values"], data["offsets"], data["vectors"])
+            idf = data["idf"] if "idf" in data.files else np.zeros(0, np.float32)
+            return cls(data["values"], data["offsets"], data["vectors"], idf)

@@ -22,6 +22,7 @@ from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.index import ResponseIndex
+from deepqa.ranker.lexical import inverse_document_frequencies
 from deepqa.ranker.model import DualEncoder
 
 LOG = get_logger(__name__)
@@ -142,8 +143,8 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     for writer in writers.values():
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
-    index = ResponseIndex.build(answers, lambda ids: model.responses(ids),
-                                limit=settings.max_index)
+    idf = inverse_document_frequencies(questions + answers, vocab_size)
+    index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index)
     index.save(run_dir / RANKER_INDEX)
     metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": best,
                "index_size": len(index), "seconds": round(time.perf_counter() - started, 1), "history": history}

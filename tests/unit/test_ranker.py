@@ -30,13 +30,24 @@ def test_loss_masks_equal_answers_and_rewards_the_diagonal():
 def test_index_keeps_distinct_answers_and_finds_the_nearest(tmp_path):
     answers = [np.array([5, 6]), np.array([7]), np.array([5, 6]), np.array([8, 9, 10])]
     vectors = {5: [1.0, 0.0], 7: [0.0, 1.0], 8: [-1.0, 0.0]}
-    index = ResponseIndex.build(answers, lambda ids: np.array([vectors[int(row[0])] for row in ids]))
+    index = ResponseIndex.build(answers, lambda ids: np.array([vectors[int(row[0])] for row in ids]),
+                                np.ones(12, np.float32))
     assert len(index) == 3 and index.answer(0).tolist() == [5, 6]  # the most frequent first
     found, scores = index.search(np.array([[0.1, 0.9], [1.0, 0.0]]), 2)
     assert found[0].tolist()[0] == 1 and found[1].tolist()[0] == 0 and scores[1][0] == pytest.approx(1.0)
     index.save(tmp_path / "index.npz")
     again = ResponseIndex.load(tmp_path / "index.npz")
     assert np.array_equal(again.vectors, index.vectors) and again.answer(2).tolist() == [8, 9, 10]
+    assert np.array_equal(again.idf, index.idf)
+
+
+def test_lexical_score_counts_shared_content_words_only():
+    from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines
+
+    idf = inverse_document_frequencies([np.array([5, 6]), np.array([5, 7]), np.array([5, 8])], 10)
+    assert idf[5] < idf[6] == idf[7]  # the word in every document weighs least
+    scores = tfidf_cosines(np.array([[6, 5, 0], [1, 2, 3]]), np.array([[6, 9, 0], [1, 2, 3]]), idf)
+    assert 0 < scores[0] < 1 and scores[1] == 0  # specials and padding count for nothing
 
 
 @pytest.fixture(scope="module")
