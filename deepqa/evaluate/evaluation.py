@@ -124,12 +124,12 @@ def selection_scores(scorer: LikelihoodScorer, cases: list[EncodedCase], mmi_lam
     return scores.reshape(len(cases), width)
 
 
-def ranker_scores(bot: Chatbot, cases: list[EncodedCase]) -> np.ndarray:
-    """The ranker's cosine scores [cases, candidates]."""
+def ranker_scores(bot: Chatbot, cases: list[EncodedCase], lexical: bool = True) -> np.ndarray:
+    """The ranker's scores [cases, candidates]; the towers' cosine alone unless ``lexical``."""
     width = min(len(case.candidate_ids) for case in cases)
     contexts = pad_rows([case.context_ids for case in cases for _ in range(width)])
     candidates = pad_rows([candidate for case in cases for candidate in case.candidate_ids[:width]])
-    return bot.ranker.scores(contexts, candidates).reshape(len(cases), width)
+    return bot.ranker.scores(contexts, candidates, lexical).reshape(len(cases), width)
 
 
 def tfidf_scores(cases: list[EncodedCase]) -> np.ndarray:
@@ -185,6 +185,8 @@ def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | N
         selection["model_mmi"] = recall_report(selection_scores(scorer, cases, settings.mmi_lambda))
     if bot.ranker is not None:
         selection["ranker"] = recall_report(ranker_scores(bot, cases))
+        if bot.ranker.lexical_weight:
+            selection["ranker_towers_only"] = recall_report(ranker_scores(bot, cases, lexical=False))
     report = {"run": str(bot.run_dir), "model": bot.config.model.type, "cases": len(cases),
               "candidates_per_case": width, "cases_from": source or "test split", "selection": selection}
     if dataset is not None:

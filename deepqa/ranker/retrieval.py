@@ -48,11 +48,11 @@ class Ranker:
             results.append([(answers[i], float(row_scores[i])) for i in order])
         return results
 
-    def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray) -> np.ndarray:
+    def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray, lexical: bool = True) -> np.ndarray:
         """The score of each context row [B, T] with the candidate of the same row [B, T']."""
         contexts = self.model.contexts(context_ids).numpy()
         candidates = self.model.responses(candidate_ids).numpy()
         scores = np.sum(contexts * candidates, axis=1)
-        if self.lexical_weight:
+        if lexical and self.lexical_weight:
             scores = scores + self.lexical_weight * tfidf_cosines(context_ids, candidate_ids, self.index.idf)
         return scores

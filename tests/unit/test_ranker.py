@@ -112,6 +112,7 @@ def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
     assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
     report = evaluate(Chatbot.load(ranked_run))
     assert set(report["selection"]["ranker"]) == {"1_in_2_R@1", "1_in_10_R@1", "1_in_10_R@2", "1_in_10_R@5"}
+    assert set(report["selection"]["ranker_towers_only"]) == set(report["selection"]["ranker"])
 
 
 def test_a_follow_up_is_answered_differently_with_and_without_its_context(tmp_path):
