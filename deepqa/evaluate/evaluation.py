@@ -230,11 +230,12 @@ def format_table(report: dict) -> str:
     """The report as a readable table."""
     selection = report["selection"]
     columns = list(next(iter(selection.values())))
+    width = max(12, *(len(name) + 2 for name in selection))
     lines = [f"response selection: {report['cases']} cases from {report['cases_from']}, "
              f"{report['candidates_per_case']} candidates each",
-             f"{'ranker':<12}" + "".join(f"{c:>14}" for c in columns)]
+             f"{'scorer':<{width}}" + "".join(f"{c:>14}" for c in columns)]
     for ranker, figures in selection.items():
-        lines.append(f"{ranker:<12}" + "".join(f"{figures[c]:>14.3f}" for c in columns))
+        lines.append(f"{ranker:<{width}}" + "".join(f"{figures[c]:>14.3f}" for c in columns))
     generation = report.get("generation")
     if generation and "skipped" not in generation:
         lines += ["", f"generation on {generation['generated']} test questions ({generation['decoding']}):"]
