@@ -78,6 +78,15 @@ def write_json(path: str | os.PathLike, data: Any) -> None:
     write_text(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
+def write_weights(model: Any, path: str | os.PathLike) -> None:
+    """Atomically save a Keras model's weights to ``path`` (a ``.weights.h5`` name): Keras writes the file in
+    place, so it writes a temporary one beside it, then renames it."""
+    target = Path(path)
+    temporary = target.with_name(f".tmp.{target.name}")
+    model.save_weights(temporary)
+    os.replace(temporary, target)
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Atomically write ``data`` to ``path``."""
     with atomic_open(path, "wb") as handle:

@@ -66,14 +66,13 @@ def run_train(args: argparse.Namespace) -> int:
     """``deepqa train``: train a model on a prepared dataset into a run directory."""
     from deepqa.data.prepare import prepare
     from deepqa.files import SAMPLES_FILE
-    from deepqa.ranker.training import train_ranker
     from deepqa.train.setup import new_training, ranker_training, resumed_training
 
     if args.only == "ranker":
         if not args.resume:
             raise ConfigError("--only ranker adds or retrains the ranker of an existing run: name it with --resume RUN")
         config, dataset, run_dir = ranker_training(args.resume, args.overrides, args.data)
-        return _train_ranker(train_ranker, config, dataset, run_dir)
+        return _train_ranker(config, dataset, run_dir)
     if args.resume:
         trainer = resumed_training(args.resume, args.overrides, args.data)
     else:
@@ -89,12 +88,15 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"{metrics['stopped']} after {metrics['epochs_completed']} epochs; best validation loss "
           f"{metrics['best_val_loss']:.4f} at epoch {metrics['best_epoch']}")
     if trainer.config.ranker.enabled and trainer.chief:
-        return _train_ranker(train_ranker, trainer.config, trainer.dataset, trainer.run_dir)
+        return _train_ranker(trainer.config, trainer.dataset, trainer.run_dir)
     print(trainer.run_dir)
     return 0
 
 
-def _train_ranker(train_ranker, config, dataset, run_dir) -> int:
+def _train_ranker(config, dataset, run_dir) -> int:
+    """Train the ranker into ``run_dir`` and print its figures and, last, the run directory."""
+    from deepqa.ranker.training import train_ranker
+
     LOG.info(f"training the {config.ranker.encoder} ranker into {run_dir}")
     metrics = train_ranker(config, dataset, Path(run_dir))
     print(f"ranker: {metrics['stopped']}; best validation 1-in-10 R@1 {metrics['best_val_recall_at_1']:.3f}; "
@@ -224,8 +226,6 @@ def port_number(text: str) -> int:
 def check_address_free(host: str, port: int) -> None:
     """Raise a one-line error when ``host:port`` cannot be listened on (in use, or not an address here)."""
     import socket
-
-    from deepqa.errors import ConfigError
 
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)

@@ -501,6 +501,7 @@ class _Builder:
 
     def __init__(self, base: Config):
         self.base = base
+        self.sections = ordered_sections()
         self.values: dict[str, dict[str, Any]] = {}
         self.origins: dict[str, dict[str, str]] = {}
 
@@ -510,10 +511,10 @@ class _Builder:
             if not name or "." in name:
                 raise ConfigError(f"[{item.section}]: a source needs a name without dots, like [source:support]")
             cls: type[Settings] = SourceConfig
-        elif item.section in ordered_sections():
-            cls = ordered_sections()[item.section]
+        elif item.section in self.sections:
+            cls = self.sections[item.section]
         else:
-            accepted = list(ordered_sections()) + [SOURCE_PREFIX + "NAME", PROFILE_PREFIX + "NAME"]
+            accepted = list(self.sections) + [SOURCE_PREFIX + "NAME", PROFILE_PREFIX + "NAME"]
             raise unknown("section", item.section, accepted, f" (from {item.where})")
         if item.key not in cls.model_fields:
             raise unknown("key", item.key, list(cls.model_fields), f" in [{item.section}] (from {item.where})")

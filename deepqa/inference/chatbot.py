@@ -117,7 +117,8 @@ class Chatbot:
         options = self.check_options(options or self.config.decode)
         batch = pad_rows([self.encode_turns(question, context) for question, context in questions])
         if options.mode == "rank":
-            return [self._retrieved(found, question, context, options.num_answers)
+            return [self._best([(ids, score, "retrieved") for ids, score in found], question, context,
+                               options.num_answers)
                     for found, (question, context) in zip(self.ranker.retrieve(batch, options.num_answers + 8),
                                                           questions)]
         if options.mode == "hybrid":
@@ -130,19 +131,17 @@ class Chatbot:
             replies.append(Reply(answers[0].text if answers else "", answers))
         return replies
 
-    def _retrieved(self, found, question: str, context: Sequence[str] | None, count: int) -> Reply:
-        """The best retrieved answers that do not repeat the question or a turn of the conversation."""
-        return self._best([(ids, score, "retrieved") for ids, score in found], question, context, count)
-
     def _best(self, scored, question: str, context: Sequence[str] | None, count: int) -> Reply:
         """The ``count`` best of (ids, score, source) candidates, each text once, none repeating the question
         or a turn of the conversation (the bot's own earlier replies included)."""
         seen = {self.tokenizer.normalize(turn) for turn in [question, *(context or [])]}
         answers = []
         for ids, score, source in sorted(scored, key=lambda item: -item[1]):
+            if len(answers) == count:
+                break
             text = self.tokenizer.detokenize(self.vocabulary.decode(ids))
             key = self.tokenizer.normalize(text)
-            if text and key not in seen and len(answers) < count:
+            if text and key not in seen:
                 seen.add(key)
                 answers.append(Answer(text, round(float(score), 6), source))
         return Reply(answers[0].text if answers else "", answers)

@@ -30,9 +30,13 @@ def _vector(ids: np.ndarray, idf: np.ndarray) -> dict[int, float]:
 
 
 def tfidf_cosines(contexts: np.ndarray, candidates: np.ndarray, idf: np.ndarray) -> np.ndarray:
-    """Cosine of each context row's TF-IDF vector with the candidate row's [B] (rows are padded ids)."""
+    """Cosine of each context row's TF-IDF vector with the candidate row's [B] (rows are padded ids). A context
+    repeated over many rows, as when one question meets all its candidates, is vectorised once."""
     scores = np.zeros(len(contexts), dtype=np.float32)
+    vectors: dict[bytes, dict[int, float]] = {}
     for row, (context, candidate) in enumerate(zip(contexts, candidates)):
-        left, right = _vector(context, idf), _vector(candidate, idf)
+        key = context.tobytes()
+        left = vectors[key] if key in vectors else vectors.setdefault(key, _vector(context, idf))
+        right = _vector(candidate, idf)
         scores[row] = sum(value * right.get(token, 0.0) for token, value in left.items())
     return scores

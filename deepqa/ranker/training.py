@@ -134,7 +134,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         improved = not np.isfinite(recall) or recall > best
         if improved:
             best = recall if np.isfinite(recall) else best
-            _save_weights(model, run_dir / RANKER_WEIGHTS)
+            atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
         LOG.info(f"ranker epoch {epoch}: loss {entry['loss']:.4f} in-batch accuracy {entry['in_batch_accuracy']:.3f} "
                  f"| val 1-in-10 R@1 {recall:.3f}{' | best so far' if improved else ''}")
         if settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes:
@@ -150,9 +150,3 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
                "index_size": len(index), "seconds": round(time.perf_counter() - started, 1), "history": history}
     atomic.write_json(run_dir / RANKER_FILE, metrics)
     return metrics
-
-
-def _save_weights(model: keras.Model, path: Path) -> None:
-    temporary = path.with_name(f".{path.name}.tmp.weights.h5")
-    model.save_weights(temporary)
-    temporary.replace(path)

@@ -335,9 +335,9 @@ class Trainer:
                                  "probes": [{"question": q, "reply": r} for q, r in probes]})
         if not self.chief:
             return
-        _save_weights(self.model, self.run_dir / LAST_WEIGHTS)
+        atomic.write_weights(self.model, self.run_dir / LAST_WEIGHTS)
         if improved:
-            _save_weights(self.model, self.run_dir / BEST_WEIGHTS)
+            atomic.write_weights(self.model, self.run_dir / BEST_WEIGHTS)
         self._save_resume_state()
         self._write_metrics("running")
 
@@ -400,13 +400,6 @@ def _perplexity(loss: float) -> float | None:
     if not math.isfinite(loss):
         return None
     return math.exp(min(loss, 50.0))
-
-
-def _save_weights(model: keras.Model, path: Path) -> None:
-    """Keras writes ``.weights.h5`` in place; write a temporary file and rename it for atomicity."""
-    temporary = path.with_name(f".tmp.{path.name}")
-    model.save_weights(temporary)
-    os.replace(temporary, path)
 
 
 def _print_epoch(epoch: int, train: dict, valid: dict, probes, improved: bool) -> None:
