@@ -20,12 +20,12 @@ from deepqa import atomic
 from deepqa.inference.chatbot import Chatbot
 from deepqa.data.dataset import Dataset
 from deepqa.inference.decoding import pad_rows
+from deepqa.inference.likelihood import LikelihoodScorer
 from deepqa.errors import DatasetError
-from deepqa.train.losses import token_mask
 from deepqa.files import DATASET_FILE, LOGS_DIR
-from deepqa.evaluate.selection import Case, TfidfRanker, chance_report, load_cases, recall_report
+from deepqa.data.vocab import EOS
+from deepqa.evaluate.selection import Bm25Ranker, Case, TfidfRanker, chance_report, load_cases, recall_report
 from deepqa.evaluate.text_metrics import corpus_bleu, distinct_n, most_frequent_share
-from deepqa.data.vocab import EOS, GO
 
 REPORT_FILE = "report.json"
 
@@ -38,38 +38,6 @@ class EncodedCase:
     candidate_ids: list[np.ndarray]
     context_tokens: list[str]
     candidate_tokens: list[list[str]]
-
-
-class LikelihoodScorer:
-    """Teacher-forced log-likelihoods of answers given questions, in batches, compiled once."""
-
-    def __init__(self, bot: Chatbot, batch_size: int):
-        self.batch_size = batch_size
-        spec = tf.TensorSpec([None, None], tf.int32)
-        self._sums = tf.function(self._log_likelihood_sums, input_signature=[spec, spec, spec])
-        self.model = bot.model
-
-    def _log_likelihood_sums(self, encoder_ids, decoder_ids, targets):
-        logits = self.model({"encoder_ids": encoder_ids, "decoder_ids": decoder_ids})
-        log_probs = tf.nn.log_softmax(logits, axis=-1)
-        picked = tf.gather(log_probs, targets, axis=-1, batch_dims=2)
-        return tf.reduce_sum(picked * token_mask(targets), axis=1)
-
-    def sums_and_counts(self, questions: list[np.ndarray], answers: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Summed log-probability of each answer + <eos> given its question, and its token count."""
-        sums = []
-        for start in range(0, len(questions), self.batch_size):
-            chunk_q, chunk_a = questions[start:start + self.batch_size], answers[start:start + self.batch_size]
-            decoder = pad_rows([np.concatenate([[GO], a]).astype(np.int32) for a in chunk_a])
-            targets = pad_rows([np.concatenate([a, [EOS]]).astype(np.int32) for a in chunk_a])
-            sums.append(self._sums(pad_rows(chunk_q), decoder, targets).numpy())
-        counts = np.array([len(a) + 1 for a in answers], dtype=np.float64)
-        return np.concatenate(sums) if sums else np.zeros(0), counts
-
-    def mean_log_likelihoods(self, questions: list[np.ndarray], answers: list[np.ndarray]) -> np.ndarray:
-        """Length-normalised log-likelihood of each answer."""
-        sums, counts = self.sums_and_counts(questions, answers)
-        return sums / counts
 
 
 def cases_from_file(bot: Chatbot, path: str) -> list[EncodedCase]:
@@ -117,11 +85,7 @@ def selection_scores(scorer: LikelihoodScorer, cases: list[EncodedCase], mmi_lam
     width = min(len(case.candidate_ids) for case in cases)
     questions = [case.context_ids for case in cases for _ in range(width)]
     answers = [candidate for case in cases for candidate in case.candidate_ids[:width]]
-    scores = scorer.mean_log_likelihoods(questions, answers)
-    if mmi_lambda:
-        empty = [np.array([EOS], dtype=np.int32)] * len(answers)  # a content-free context
-        scores = scores - mmi_lambda * scorer.mean_log_likelihoods(empty, answers)
-    return scores.reshape(len(cases), width)
+    return scorer.mmi_scores(questions, answers, mmi_lambda).reshape(len(cases), width)
 
 
 def ranker_scores(bot: Chatbot, cases: list[EncodedCase], lexical: bool = True) -> np.ndarray:
@@ -132,12 +96,20 @@ def ranker_scores(bot: Chatbot, cases: list[EncodedCase], lexical: bool = True) 
     return bot.ranker.scores(contexts, candidates, lexical).reshape(len(cases), width)
 
 
-def tfidf_scores(cases: list[EncodedCase]) -> np.ndarray:
-    """TF-IDF cosine scores [cases, candidates], IDF from the cases' own texts."""
+def lexical_scores(cases: list[EncodedCase], kind: type[TfidfRanker] | type[Bm25Ranker]) -> np.ndarray:
+    """TF-IDF cosine or BM25 scores [cases, candidates], document frequencies from the cases' own texts."""
     width = min(len(case.candidate_ids) for case in cases)
     documents = [case.context_tokens for case in cases] + [t for case in cases for t in case.candidate_tokens]
-    ranker = TfidfRanker(documents)
+    ranker = kind(documents)
     return np.array([ranker.score(case.context_tokens, case.candidate_tokens[:width]) for case in cases])
+
+
+def hybrid_selection_scores(bot: Chatbot, cases: list[EncodedCase], generator_weight: float) -> np.ndarray:
+    """The hybrid reply mode's scores [cases, candidates]: ranker plus weighted generator PMI."""
+    width = min(len(case.candidate_ids) for case in cases)
+    contexts = pad_rows([case.context_ids for case in cases for _ in range(width)])
+    candidates = [candidate for case in cases for candidate in case.candidate_ids[:width]]
+    return bot.hybrid_scores(contexts, candidates, generator_weight).reshape(len(cases), width)
 
 
 def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, max_cases: int,
@@ -155,8 +127,9 @@ def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, 
     replies, references = [], []
     for start in range(0, len(generate), batch_size):
         chunk = generate[start:start + batch_size]
-        results = bot.decoder.generate(pad_rows([test.question(i) for i in chunk]), options)
-        replies += [bot.vocabulary.decode(best[0].ids) if best else [] for best in results]
+        turns = [_turns_of(bot, test.question(i)) for i in chunk]
+        answers = bot.reply_encoded(pad_rows([test.question(i) for i in chunk]), turns, options)
+        replies += [bot.tokenizer.tokenize(answer.text) for answer in answers]
         references += [bot.vocabulary.decode(test.answer(i)) for i in chunk]
     texts = [bot.tokenizer.detokenize(reply) for reply in replies]
     share = most_frequent_share(texts)
@@ -165,13 +138,35 @@ def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, 
             "distinct_2": distinct_n(replies, 2), "average_length": float(np.mean([len(r) for r in replies])),
             "most_frequent_reply_share": share,
             "most_frequent_reply": max(set(texts), key=texts.count) if texts else "",
-            "decoding": bot.config.decode.strategy}
+            "decoding": describe_reply_mode(options)}
+
+
+def describe_reply_mode(options) -> str:
+    """A short name of how replies are made: the strategy, or the mode and what it pools."""
+    if options.mode == "generate":
+        return options.strategy
+    if options.mode == "rank":
+        return "rank (retrieved answers)"
+    return (f"hybrid: beam {options.beam_width} + {options.hybrid_samples} samples + "
+            f"{options.hybrid_retrieved} retrieved, generator weight {options.hybrid_generator_weight:g}")
+
+
+def _turns_of(bot: Chatbot, question_ids: np.ndarray) -> tuple[str, list[str]]:
+    """The (question, context) texts of encoded context ids (turns joined by <eos>)."""
+    turns, current = [], []
+    for token in question_ids.tolist() + [EOS]:
+        if token == EOS:
+            turns.append(bot.tokenizer.detokenize(bot.vocabulary.decode(np.asarray(current, np.int32))))
+            current = []
+        else:
+            current.append(token)
+    return turns[-1], turns[:-1]
 
 
 def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | None = None) -> dict:
     """The full report of a run: selection against TF-IDF and chance, and generation quality."""
     settings = bot.config.eval
-    scorer = LikelihoodScorer(bot, settings.batch_size)
+    scorer = LikelihoodScorer(bot.model, settings.batch_size)
     dataset = _dataset_of(bot, data_dir, required=not (candidates_file or settings.candidates_file))
     source = candidates_file or settings.candidates_file
     if source:
@@ -179,14 +174,18 @@ def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | N
     else:
         cases = cases_from_dataset(bot, dataset, settings.max_cases, settings.num_distractors, settings.seed)
     width = min(len(case.candidate_ids) for case in cases)
-    selection = {"model": recall_report(selection_scores(scorer, cases, 0.0)),
-                 "tfidf": recall_report(tfidf_scores(cases)), "chance": chance_report(width)}
+    selection = {"model": recall_report(selection_scores(scorer, cases, 0.0))}
     if settings.mmi_lambda:
         selection["model_mmi"] = recall_report(selection_scores(scorer, cases, settings.mmi_lambda))
     if bot.ranker is not None:
         selection["ranker"] = recall_report(ranker_scores(bot, cases))
         if bot.ranker.lexical_weight:
             selection["ranker_towers_only"] = recall_report(ranker_scores(bot, cases, lexical=False))
+        generator_weight = bot.config.decode.hybrid_generator_weight
+        if generator_weight:
+            selection["hybrid"] = recall_report(hybrid_selection_scores(bot, cases, generator_weight))
+    selection.update({"tfidf": recall_report(lexical_scores(cases, TfidfRanker)),
+                      "bm25": recall_report(lexical_scores(cases, Bm25Ranker)), "chance": chance_report(width)})
     report = {"run": str(bot.run_dir), "model": bot.config.model.type, "cases": len(cases),
               "candidates_per_case": width, "cases_from": source or "test split", "selection": selection}
     if dataset is not None:

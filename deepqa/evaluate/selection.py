@@ -90,14 +90,19 @@ def chance_report(num_candidates: int) -> dict:
     return report
 
 
+def document_frequencies(documents: Sequence[Sequence[str]]) -> tuple[Counter, int]:
+    """In how many documents each token occurs, and the number of documents (at least 1)."""
+    frequency: Counter = Counter()
+    for document in documents:
+        frequency.update(set(document))
+    return frequency, max(1, len(documents))
+
+
 class TfidfRanker:
     """Cosine similarity of TF-IDF vectors of the context and each candidate (the Lowe et al. baseline)."""
 
     def __init__(self, documents: Sequence[Sequence[str]]):
-        frequency = Counter()
-        for document in documents:
-            frequency.update(set(document))
-        count = max(1, len(documents))
+        frequency, count = document_frequencies(documents)
         self.idf = {token: math.log((1 + count) / (1 + df)) + 1.0 for token, df in frequency.items()}
         self.unseen_idf = math.log(1 + count) + 1.0
 
@@ -111,3 +116,26 @@ class TfidfRanker:
         """Cosine similarity of the context with each candidate."""
         query = self.vector(context)
         return [sum(query.get(t, 0.0) * v for t, v in self.vector(candidate).items()) for candidate in candidates]
+
+
+class Bm25Ranker:
+    """Okapi BM25 of each candidate for the context as query (k1 = 1.2, b = 0.75), the lexical retrieval
+    baseline; document frequencies and the average length come from ``documents``."""
+
+    def __init__(self, documents: Sequence[Sequence[str]], k1: float = 1.2, b: float = 0.75):
+        frequency, count = document_frequencies(documents)
+        self.idf = {token: math.log(1 + (count - df + 0.5) / (df + 0.5)) for token, df in frequency.items()}
+        self.unseen_idf = math.log(1 + (count + 0.5) / 0.5)
+        self.average_length = max(1e-9, sum(len(d) for d in documents) / count)
+        self.k1, self.b = k1, b
+
+    def score(self, context: Sequence[str], candidates: Sequence[Sequence[str]]) -> list[float]:
+        """BM25 of each candidate for the context's tokens."""
+        query = Counter(context)
+        scores = []
+        for candidate in candidates:
+            counts = Counter(candidate)
+            norm = self.k1 * (1 - self.b + self.b * len(candidate) / self.average_length)
+            scores.append(sum(weight * self.idf.get(token, self.unseen_idf) * counts[token] * (self.k1 + 1)
+                              / (counts[token] + norm) for token, weight in query.items() if token in counts))
+        return scores

@@ -12,6 +12,7 @@ import numpy as np
 from deepqa.config import Config, DecodeConfig, load_config, load_deployment, with_values
 from deepqa.settings import RUN
 from deepqa.inference.decoding import Decoder, pad_rows
+from deepqa.inference.likelihood import LikelihoodScorer
 from deepqa.errors import ConfigError, DatasetError
 from deepqa.ranker.retrieval import Ranker
 from deepqa.models import Seq2Seq, build_model, rebuild_model
@@ -48,6 +49,7 @@ class Chatbot:
         self.ranker = Ranker.load(run_dir, config, len(vocabulary))
         self.decoder_length = config.samples.decoder_length
         self.decoder = Decoder(model, self.decoder_length, xla=config.decode.xla)
+        self.likelihood = LikelihoodScorer(model)
 
     @classmethod
     def load(cls, run_dir: str | Path, weights: str = "best", deployment: str | Path | None = None,
@@ -114,8 +116,14 @@ class Chatbot:
     def reply_batch(self, questions: Sequence[tuple[str, Sequence[str] | None]],
                     options: DecodeConfig | None = None) -> list[Reply]:
         """Replies to several (question, context) pairs, decoded together."""
-        options = self.check_options(options or self.config.decode)
         batch = pad_rows([self.encode_turns(question, context) for question, context in questions])
+        return self.reply_encoded(batch, questions, options)
+
+    def reply_encoded(self, batch: np.ndarray, questions: Sequence[tuple[str, Sequence[str] | None]],
+                      options: DecodeConfig | None = None) -> list[Reply]:
+        """Replies to encoded contexts [B, T]; ``questions`` are their (question, context) texts, which no reply
+        may repeat."""
+        options = self.check_options(options or self.config.decode)
         if options.mode == "rank":
             return [self._best([(ids, score, "retrieved") for ids, score in found], question, context,
                                options.num_answers)
@@ -164,13 +172,25 @@ class Chatbot:
                 pool += [(ids, "retrieved") for ids, _ in found]
         rows = [index for index, pool in enumerate(pools) for _ in pool]
         candidates = [ids for pool in pools for ids, _ in pool]
-        scores = self.ranker.scores(batch[rows], pad_rows(candidates)) if candidates else np.zeros(0)
+        scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight)
         replies, start = [], 0
         for pool, (question, context) in zip(pools, questions):
             scored = [(ids, score, source) for (ids, source), score in zip(pool, scores[start:start + len(pool)])]
             start += len(pool)
             replies.append(self._best(scored, question, context, options.num_answers))
         return replies
+
+    def hybrid_scores(self, contexts: np.ndarray, candidates: list[np.ndarray], generator_weight: float) -> np.ndarray:
+        """The hybrid mode's score of each context row [B, T] with its candidate: the ranker's score, plus
+        ``generator_weight`` x the generator's pointwise mutual information of candidate and context (mean log
+        p(candidate | context) - mean log p(candidate | nothing)), which favours specific over generic replies."""
+        if not candidates:
+            return np.zeros(0)
+        scores = self.ranker.scores(contexts, pad_rows(candidates))
+        if generator_weight:
+            questions = [row[row > 0] for row in contexts]
+            scores = scores + generator_weight * self.likelihood.mmi_scores(questions, candidates, 1.0)
+        return scores
 
     def warm_up(self, max_batch: int) -> None:
         """Compile generation for every batch size a server may see up to ``max_batch``, so that no request

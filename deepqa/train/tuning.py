@@ -29,7 +29,8 @@ from deepqa.inference.chatbot import Chatbot
 from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.errors import ConfigError, DeepQAError
-from deepqa.evaluate.evaluation import LikelihoodScorer, cases_from_dataset, selection_scores
+from deepqa.evaluate.evaluation import cases_from_dataset, selection_scores
+from deepqa.inference.likelihood import LikelihoodScorer
 from deepqa.registry import MODELS
 from deepqa.train.budget import estimate_memory_mb, estimate_parameters
 from deepqa.files import LOGS_DIR
@@ -120,7 +121,7 @@ class DeepQATuner(kt.Tuner):
 def _validation_recall(trainer: Trainer, config: Config) -> float:
     bot = Chatbot(trainer.run_dir, config, trainer.dataset.vocabulary, trainer.dataset.tokenizer, trainer.model, {})
     cases = cases_from_dataset(bot, trainer.dataset, config.eval.max_cases, 9, config.eval.seed, split="valid")
-    scores = selection_scores(LikelihoodScorer(bot, config.eval.batch_size), cases, config.eval.mmi_lambda)
+    scores = selection_scores(LikelihoodScorer(bot.model, config.eval.batch_size), cases, config.eval.mmi_lambda)
     return recall_report(scores)["1_in_10_R@1"]
 
 

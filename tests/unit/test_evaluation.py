@@ -12,7 +12,7 @@ from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.errors import ConfigError, DatasetError
 from deepqa.evaluate.evaluation import evaluate, format_table, write_report
-from deepqa.evaluate.selection import TfidfRanker, chance_report, load_cases, ranks, recall_report
+from deepqa.evaluate.selection import Bm25Ranker, TfidfRanker, chance_report, load_cases, ranks, recall_report
 from deepqa.evaluate.text_metrics import corpus_bleu, distinct_n, most_frequent_share
 from tests.conftest import QA_PAIRS
 
@@ -37,6 +37,18 @@ def test_tfidf_picks_the_response_that_shares_the_rare_words():
     scores = ranker.score(["where", "did", "the", "cat", "sit", "?"],
                           [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog", "barked"], ["the", "weather"]])
     assert int(np.argmax(scores)) == 0 and scores[0] > 0
+
+
+def test_bm25_on_a_hand_computed_case():
+    documents = [["a", "b"], ["a", "c", "c"], ["d"]]
+    ranker = Bm25Ranker(documents)
+    # N = 3, average length 2; idf(c) = ln(1 + (3 - 1 + .5) / 1.5), tf(c) = 2 in a document of length 3.
+    idf_c = np.log(1 + 2.5 / 1.5)
+    expected = idf_c * 2 * 2.2 / (2 + 1.2 * (0.25 + 0.75 * 3 / 2))
+    assert ranker.score(["c", "x"], [["a", "c", "c"], ["d"]]) == pytest.approx([expected, 0.0])
+    # A rare shared word outweighs a common one, and a longer candidate with the same match scores less.
+    scores = ranker.score(["a", "d"], [["a"], ["d"], ["d", "e", "f", "g"]])
+    assert scores[1] > scores[0] > 0 and scores[1] > scores[2] > 0
 
 
 def test_text_metrics():

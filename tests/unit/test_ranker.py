@@ -113,6 +113,26 @@ def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
     report = evaluate(Chatbot.load(ranked_run))
     assert set(report["selection"]["ranker"]) == {"1_in_2_R@1", "1_in_10_R@1", "1_in_10_R@2", "1_in_10_R@5"}
     assert set(report["selection"]["ranker_towers_only"]) == set(report["selection"]["ranker"])
+    assert {"model", "tfidf", "bm25", "chance"} <= set(report["selection"]) and "hybrid" not in report["selection"]
+    assert report["generation"]["decoding"] == "beam"
+
+
+def test_hybrid_scores_add_the_generators_mutual_information(ranked_run):
+    """With a generator weight the hybrid score is the ranker's plus weight x PMI, and the evaluation reports
+    the hybrid row and the hybrid mode's replies."""
+    bot = Chatbot.load(ranked_run, overrides=["decode.mode=hybrid", "decode.hybrid_generator_weight=0.5",
+                                              "eval.max_generate=12"])
+    contexts = np.stack([bot.encode_turns("question 3 about 3?")] * 2)
+    candidates = [bot.encode_answer("answer 3 is 3"), bot.encode_answer("question 4 about 4?")]
+    ranker_only = bot.hybrid_scores(contexts, candidates, 0.0)
+    pmi = bot.likelihood.mmi_scores(list(contexts), candidates, 1.0)
+    assert bot.hybrid_scores(contexts, candidates, 0.5) == pytest.approx(ranker_only + 0.5 * pmi, abs=1e-4)
+    assert not np.allclose(pmi, 0)
+    report = evaluate(bot)
+    assert set(report["selection"]["hybrid"]) == set(report["selection"]["ranker"])
+    generation = report["generation"]
+    assert generation["decoding"].startswith("hybrid") and generation["generated"] == 12
+    assert generation["average_length"] > 0 and 0 < generation["most_frequent_reply_share"] <= 1
 
 
 def test_a_follow_up_is_answered_differently_with_and_without_its_context(tmp_path):
