@@ -40,14 +40,19 @@ class EncodedCase:
     candidate_tokens: list[list[str]]
 
 
-def cases_from_file(bot: Chatbot, path: str) -> list[EncodedCase]:
-    """Encode the cases of a candidates file for the model and the baseline."""
+def encode_cases(bot: Chatbot, cases: list[Case]) -> list[EncodedCase]:
+    """Encode text cases for the model and the lexical baselines."""
     def encode(case: Case) -> EncodedCase:
         context = " ".join(case.context)
         return EncodedCase(bot.encode_turns(case.context[-1], case.context[:-1]),
                            [bot.encode_answer(text) for text in case.candidates],
                            bot.tokenizer.tokenize(context), [bot.tokenizer.tokenize(t) for t in case.candidates])
-    return [encode(case) for case in load_cases(path)]
+    return [encode(case) for case in cases]
+
+
+def cases_from_file(bot: Chatbot, path: str) -> list[EncodedCase]:
+    """Encode the cases of a candidates file for the model and the baseline."""
+    return encode_cases(bot, load_cases(path))
 
 
 def cases_from_dataset(bot: Chatbot, dataset: Dataset, count: int, distractors: int, seed: int,
@@ -73,7 +78,8 @@ def cases_from_dataset(bot: Chatbot, dataset: Dataset, count: int, distractors: 
         if len(picked) < distractors:
             continue
         candidates = [answer, *picked]
-        cases.append(EncodedCase(test.question(index), candidates, decode(test.question(index)),
+        question = test.question(index)
+        cases.append(EncodedCase(question, candidates, decode(question[question != EOS]),  # every turn
                                  [decode(c) for c in candidates]))
     if not cases:
         raise DatasetError("no test sample has enough distractors from other conversations")
@@ -127,7 +133,7 @@ def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, 
     replies, references = [], []
     for start in range(0, len(generate), batch_size):
         chunk = generate[start:start + batch_size]
-        turns = [_turns_of(bot, test.question(i)) for i in chunk]
+        turns = [turns_of(bot, test.question(i)) for i in chunk]
         answers = bot.reply_encoded(pad_rows([test.question(i) for i in chunk]), turns, options)
         replies += [bot.tokenizer.tokenize(answer.text) for answer in answers]
         references += [bot.vocabulary.decode(test.answer(i)) for i in chunk]
@@ -151,7 +157,7 @@ def describe_reply_mode(options) -> str:
             f"{options.hybrid_retrieved} retrieved, generator weight {options.hybrid_generator_weight:g}")
 
 
-def _turns_of(bot: Chatbot, question_ids: np.ndarray) -> tuple[str, list[str]]:
+def turns_of(bot: Chatbot, question_ids: np.ndarray) -> tuple[str, list[str]]:
     """The (question, context) texts of encoded context ids (turns joined by <eos>)."""
     turns, current = [], []
     for token in question_ids.tolist() + [EOS]:
@@ -167,7 +173,7 @@ def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | N
     """The full report of a run: selection against TF-IDF and chance, and generation quality."""
     settings = bot.config.eval
     scorer = LikelihoodScorer(bot.model, settings.batch_size)
-    dataset = _dataset_of(bot, data_dir, required=not (candidates_file or settings.candidates_file))
+    dataset = dataset_of(bot, data_dir, required=not (candidates_file or settings.candidates_file))
     source = candidates_file or settings.candidates_file
     if source:
         cases = cases_from_file(bot, source)[:settings.max_cases]
@@ -194,7 +200,9 @@ def evaluate(bot: Chatbot, candidates_file: str | None = None, data_dir: str | N
     return report
 
 
-def _dataset_of(bot: Chatbot, data_dir: str | None, required: bool) -> Dataset | None:
+def dataset_of(bot: Chatbot, data_dir: str | None, required: bool) -> Dataset | None:
+    """The dataset at ``data_dir``, else the one the run was trained on; None (or a :class:`DatasetError` when
+    ``required``) when it is not there, and an error when its vocabulary is not the run's."""
     path = data_dir
     if path is None and (bot.run_dir / DATASET_FILE).is_file():
         path = json.loads((bot.run_dir / DATASET_FILE).read_text(encoding="utf-8"))["path"]

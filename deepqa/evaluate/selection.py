@@ -67,6 +67,31 @@ def load_cases(path: str | Path) -> list[Case]:
     return cases
 
 
+def cases_from_conversations(conversations: Sequence[Sequence[str]], context_turns: int, count: int,
+                             distractors: int, seed: int) -> list[Case]:
+    """Up to ``count`` cases from conversations (lists of turns): a turn after at least one other, with the
+    ``context_turns`` turns before its question as context, and ``distractors`` turns of other conversations
+    (seeded draws), so that any corpus can test a bot trained on another."""
+    rng = np.random.default_rng(seed)
+    usable = [index for index, turns in enumerate(conversations) if len(turns) >= 2]
+    if len(usable) < 2:
+        raise DatasetError("building cases needs at least two conversations of two turns or more")
+    cases = []
+    for index in rng.permutation(usable)[:count]:
+        turns = conversations[index]
+        position = int(rng.integers(1, len(turns)))
+        context = list(turns[max(0, position - 1 - context_turns):position])
+        picked: list[str] = []
+        while len(picked) < distractors:
+            other = usable[int(rng.integers(len(usable)))]
+            if other != index:
+                candidate = conversations[other][int(rng.integers(len(conversations[other])))]
+                if candidate != turns[position]:
+                    picked.append(candidate)
+        cases.append(Case(context, turns[position], picked))
+    return cases
+
+
 def ranks(scores: np.ndarray, size: int) -> np.ndarray:
     """0-based rank of candidate 0 among the first ``size`` candidates of each row (ties count against it)."""
     block = scores[:, :size]
