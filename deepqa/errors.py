@@ -15,3 +15,7 @@ class CorpusError(DeepQAError):
 
 class DatasetError(DeepQAError):
     """A prepared dataset folder is missing, incomplete or inconsistent."""
+
+
+class TrainingError(DeepQAError):
+    """Training had to stop (for example the loss became NaN); the last good state is kept."""

@@ -30,6 +30,7 @@ RANKER_FILE = "ranker.json"
 RANKER_INDEX = "ranker_index.npz"
 LOGS_DIR = "logs"
 RESUME_DIR = "resume"
+RANKER_RESUME_DIR = "ranker_resume"
 LATEST = "latest"
 
 

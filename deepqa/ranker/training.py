@@ -1,7 +1,8 @@
 """Training the ranker: in-batch negatives in both directions (each context against every answer of its
 batch, each answer against every context), answers that are the same text never counted as negatives of
 each other; validation 1-in-10 R@1 every epoch; the weights of the best epoch, the index of training
-answers and the metrics go into the run bundle, the scalars to ``logs/ranker``."""
+answers and the metrics go into the run bundle, the scalars to ``logs/ranker``. A checkpoint after every
+epoch (``ranker_resume/``) lets an interrupted training continue where it stopped."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.data.samples import Samples
 from deepqa.errors import DatasetError
-from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_WEIGHTS
+from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_RESUME_DIR, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.index import ResponseIndex
 from deepqa.ranker.lexical import inverse_document_frequencies
 from deepqa.ranker.model import DualEncoder
+from deepqa.train.checkpoint import ResumeCheckpoint
 
 LOG = get_logger(__name__)
 DISTRACTORS = 9
@@ -105,12 +107,17 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
 
     writers = {name: tf.summary.create_file_writer(str(run_dir / LOGS_DIR / "ranker" / name))
                for name in ("train", "validation")}
+    checkpoint = ResumeCheckpoint(run_dir, RANKER_RESUME_DIR)
+    progress = _start_or_continue(checkpoint, model, optimizer, settings.model_dump(mode="json"))
     rng = np.random.default_rng(settings.seed)
-    history, best, started = [], -1.0, time.perf_counter()
+    if progress["rng"]:
+        rng.bit_generator.state = progress["rng"]
+    started = time.perf_counter() - progress["seconds"]
     stopped = "completed"
     steps_per_epoch = len(questions) // batch
-    for epoch in range(1, settings.epochs + 1):
-        if settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes:
+    out_of_time = lambda: settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes  # noqa: E731
+    for epoch in range(progress["epoch"] + 1, settings.epochs + 1):
+        if out_of_time():
             stopped = "time_limit"
             break
         order = rng.permutation(len(questions))
@@ -125,19 +132,21 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         recall = recall_at_1(model, valid_questions, valid_answers, settings.seed)
         entry = {"epoch": epoch, "loss": float(np.mean(losses)), "in_batch_accuracy": float(np.mean(accuracies)),
                  "val_recall_at_1": recall}
-        history.append(entry)
         with writers["train"].as_default():
             tf.summary.scalar("ranker/loss", entry["loss"], step=epoch)
             tf.summary.scalar("ranker/in_batch_accuracy", entry["in_batch_accuracy"], step=epoch)
         with writers["validation"].as_default():
             tf.summary.scalar("ranker/recall_at_1", recall, step=epoch)
-        improved = not np.isfinite(recall) or recall > best
+        improved = not np.isfinite(recall) or recall > progress["best"]
         if improved:
-            best = recall if np.isfinite(recall) else best
+            progress["best"] = recall if np.isfinite(recall) else progress["best"]
             atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
+        progress.update(epoch=epoch, history=progress["history"] + [entry], rng=rng.bit_generator.state,
+                        seconds=time.perf_counter() - started)
+        checkpoint.save(model, optimizer, progress)
         LOG.info(f"ranker epoch {epoch}: loss {entry['loss']:.4f} in-batch accuracy {entry['in_batch_accuracy']:.3f} "
                  f"| val 1-in-10 R@1 {recall:.3f}{' | best so far' if improved else ''}")
-        if settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes:
+        if out_of_time():
             stopped = "time_limit"
             break
     for writer in writers.values():
@@ -146,7 +155,24 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     idf = inverse_document_frequencies(questions + answers, vocab_size)
     index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index)
     index.save(run_dir / RANKER_INDEX)
-    metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": best,
-               "index_size": len(index), "seconds": round(time.perf_counter() - started, 1), "history": history}
+    metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": progress["best"],
+               "index_size": len(index), "seconds": round(time.perf_counter() - started, 1),
+               "history": progress["history"]}
     atomic.write_json(run_dir / RANKER_FILE, metrics)
+    checkpoint.remove()
     return metrics
+
+
+def _start_or_continue(checkpoint: ResumeCheckpoint, model: DualEncoder, optimizer, settings: dict) -> dict:
+    """The progress of an interrupted training of the same ``[ranker]`` settings, its model and optimizer
+    restored; else a fresh start (a checkpoint of other settings is dropped)."""
+    saved = checkpoint.progress()
+    if saved is not None and saved.get("settings") == settings:
+        optimizer.build(model.trainable_variables)
+        progress = checkpoint.restore(model, optimizer)
+        LOG.info(f"continuing the ranker's training after epoch {progress['epoch']}")
+        return progress
+    if saved is not None:
+        LOG.info("the interrupted ranker training had other [ranker] settings: training the ranker afresh")
+        checkpoint.remove()
+    return {"settings": settings, "epoch": 0, "best": -1.0, "history": [], "rng": None, "seconds": 0.0}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +29,12 @@ from deepqa.log import get_logger
 from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.inference.decoding import Decoder, reply_texts
-from deepqa.errors import ConfigError, DeepQAError
+from deepqa.errors import ConfigError, TrainingError
 from deepqa.train.input_pipeline import make_dataset
 from deepqa.train.losses import correct_tokens, cross_entropy_sum, sample_candidates, sampled_softmax_sum, token_mask
 from deepqa.models import build_model
 from deepqa.models.embeddings import load_pretrained_embeddings
+from deepqa.train.checkpoint import ResumeCheckpoint
 from deepqa.files import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE, MODEL_FILE, RESUME_DIR
 from deepqa.train.schedules import WarmupInverseSqrt
 from deepqa.data.splits import SPLITS
@@ -42,10 +42,6 @@ from deepqa.data.vocab import EOS
 
 SUM = tf.distribute.ReduceOp.SUM
 LOG = get_logger(__name__)
-
-
-class TrainingError(DeepQAError):
-    """Training had to stop (for example the loss became NaN); the last good state is kept."""
 
 
 def has_gpu() -> bool:
@@ -353,38 +349,10 @@ class Trainer:
         return metrics
 
     def _save_resume_state(self) -> None:
-        """Write weights, optimizer state and progress to ``resume.new/``, then swap it in by renames."""
-        final, fresh, old = (self.run_dir / RESUME_DIR, self.run_dir / f"{RESUME_DIR}.new",
-                             self.run_dir / f"{RESUME_DIR}.old")
-        shutil.rmtree(fresh, ignore_errors=True)
-        fresh.mkdir()
-        self.model.save_weights(fresh / "model.weights.h5")
-        with open(fresh / "optimizer.npz", "wb") as handle:
-            np.savez(handle, *[keras.ops.convert_to_numpy(v) for v in self.optimizer.variables])
-        atomic.write_json(fresh / "progress.json", self.progress.__dict__)
-        shutil.rmtree(old, ignore_errors=True)
-        if final.exists():
-            os.replace(final, old)
-        os.replace(fresh, final)
-        shutil.rmtree(old, ignore_errors=True)
+        ResumeCheckpoint(self.run_dir, RESUME_DIR).save(self.model, self.optimizer, self.progress.__dict__)
 
     def _restore(self) -> None:
-        folder = self.run_dir / RESUME_DIR
-        if not folder.is_dir() and (self.run_dir / f"{RESUME_DIR}.old").is_dir():
-            folder = self.run_dir / f"{RESUME_DIR}.old"  # a crash came between the two renames
-        if not (folder / "progress.json").is_file():
-            raise TrainingError(f"{self.run_dir} has no completed epoch to resume from; start a new run instead")
-        try:
-            self.model.load_weights(folder / "model.weights.h5")
-        except ValueError as exc:
-            raise TrainingError(f"the saved weights in {folder} do not fit the configured model: {exc}") from None
-        with np.load(folder / "optimizer.npz") as saved:
-            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        if len(values) != len(self.optimizer.variables):
-            raise TrainingError(f"the optimizer state in {folder} does not fit the configured model")
-        for variable, value in zip(self.optimizer.variables, values):
-            variable.assign(value)
-        self.progress = Progress(**json.loads((folder / "progress.json").read_text()))
+        self.progress = Progress(**ResumeCheckpoint(self.run_dir, RESUME_DIR).restore(self.model, self.optimizer))
 
 
 def _scale(gradient, factor):

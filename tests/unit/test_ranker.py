@@ -160,3 +160,50 @@ def test_a_follow_up_is_answered_differently_with_and_without_its_context(tmp_pa
                for animal in animals}
     assert sum(animal in replies[animal].lower() for animal in animals) >= 3, replies
     assert len(set(replies.values())) >= 3, replies
+
+
+def test_an_interrupted_ranker_training_continues_after_its_last_epoch(tiny_run, tmp_path, monkeypatch, caplog):
+    """Stopped during epoch 2, the ranker's training keeps epoch 1's checkpoint and goes on from there."""
+    import json
+    import shutil
+
+    from deepqa.data.dataset import Dataset
+    from deepqa.files import DATASET_FILE, RANKER_RESUME_DIR
+    from deepqa.ranker import training
+    from tests.conftest import make_config
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = make_config("ranker.dim=8", "ranker.batch_size=16", "ranker.epochs=3")
+    dataset = Dataset.load(json.loads((run / DATASET_FILE).read_text())["path"])
+    measured = training.recall_at_1
+    calls = []
+
+    def interrupted(*arguments, **keywords):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return measured(*arguments, **keywords)
+
+    monkeypatch.setattr(training, "recall_at_1", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_ranker(config, dataset, run)
+    first = json.loads((run / RANKER_RESUME_DIR / "progress.json").read_text())
+    assert first["epoch"] == 1 and not (run / RANKER_FILE).exists()
+    monkeypatch.setattr(training, "recall_at_1", measured)
+    with caplog.at_level("INFO"):
+        metrics = training.train_ranker(config, dataset, run)
+    assert "continuing the ranker's training after epoch 1" in caplog.text
+    assert [entry["epoch"] for entry in metrics["history"]] == [1, 2, 3]
+    assert metrics["history"][0] == first["history"][0]
+    assert not (run / RANKER_RESUME_DIR).exists() and (run / RANKER_INDEX).is_file()
+    # Other settings: the old checkpoint is not used.
+    with pytest.raises(KeyboardInterrupt):
+        monkeypatch.setattr(training, "recall_at_1", interrupted)
+        calls.clear()
+        training.train_ranker(config, dataset, run)
+    changed = make_config("ranker.dim=8", "ranker.batch_size=16", "ranker.epochs=2", "ranker.learning_rate=0.01")
+    monkeypatch.setattr(training, "recall_at_1", measured)
+    with caplog.at_level("INFO"):
+        training.train_ranker(changed, dataset, run)
+    assert "training the ranker afresh" in caplog.text
