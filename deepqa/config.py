@@ -224,13 +224,15 @@ class RankerConfig(Settings):
     dim: int = setting(128, minimum=2, maximum=65536)
     layers: int = setting(1, minimum=1, maximum=64)
     heads: int = setting(4, minimum=1, maximum=1024)
-    dropout: float = setting(0.1, minimum=0.0, maximum=0.9)
+    dropout: float = setting(0.2, minimum=0.0, maximum=0.9)
     epochs: int = setting(8, minimum=1, maximum=100_000)
     max_minutes: float = setting(0.0, minimum=0.0)
     batch_size: int = setting(128, minimum=2, maximum=100_000)
     learning_rate: float = setting(0.002, minimum=1e-12)
     temperature: float = setting(0.05, minimum=0.001, maximum=10.0)
     lexical_weight: float = setting(0.3, minimum=0.0, maximum=10.0)
+    unknown_word_boost: float = setting(10.0, minimum=0.0, maximum=100.0)
+    unknown_word_rate: float = setting(0.05, minimum=0.0, maximum=0.5)
     max_index: int = setting(200_000, minimum=1)
     seed: int = 1234
 

@@ -24,6 +24,7 @@ from deepqa.inference.likelihood import LikelihoodScorer
 from deepqa.errors import DatasetError
 from deepqa.files import DATASET_FILE, LOGS_DIR
 from deepqa.data.vocab import EOS
+from deepqa.ranker.lexical import lexical_ids
 from deepqa.evaluate.selection import Bm25Ranker, Case, TfidfRanker, chance_report, load_cases, recall_report
 from deepqa.evaluate.text_metrics import corpus_bleu, distinct_n, most_frequent_share
 
@@ -32,21 +33,31 @@ REPORT_FILE = "report.json"
 
 @dataclass
 class EncodedCase:
-    """A case as ids for the model and as tokens for the TF-IDF baseline; candidate 0 is the response."""
+    """A case as ids for the model and as tokens for the TF-IDF baseline; candidate 0 is the response. Cases
+    made from text also carry ids that tell unknown words apart, for the ranker's lexical part."""
 
     context_ids: np.ndarray
     candidate_ids: list[np.ndarray]
     context_tokens: list[str]
     candidate_tokens: list[list[str]]
+    context_lexical: np.ndarray | None = None
+    candidate_lexical: list[np.ndarray] | None = None
 
 
 def encode_cases(bot: Chatbot, cases: list[Case]) -> list[EncodedCase]:
     """Encode text cases for the model and the lexical baselines."""
+    size = len(bot.vocabulary)
+
+    def lexical(tokens: list[str]) -> np.ndarray:
+        return lexical_ids(tokens, bot.vocabulary.encode(tokens), size)
+
     def encode(case: Case) -> EncodedCase:
-        context = " ".join(case.context)
+        context = bot.tokenizer.tokenize(" ".join(case.context))
+        candidates = [bot.tokenizer.tokenize(text) for text in case.candidates]
+        longest = bot.config.samples.max_answer_length
         return EncodedCase(bot.encode_turns(case.context[-1], case.context[:-1]),
-                           [bot.encode_answer(text) for text in case.candidates],
-                           bot.tokenizer.tokenize(context), [bot.tokenizer.tokenize(t) for t in case.candidates])
+                           [bot.encode_answer(text) for text in case.candidates], context, candidates,
+                           lexical(context), [lexical(tokens)[:longest] for tokens in candidates])
     return [encode(case) for case in cases]
 
 
@@ -94,12 +105,20 @@ def selection_scores(scorer: LikelihoodScorer, cases: list[EncodedCase], mmi_lam
     return scorer.mmi_scores(questions, answers, mmi_lambda).reshape(len(cases), width)
 
 
+def lexical_rows(cases: list[EncodedCase], width: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Padded context and candidate rows with unknown words told apart, when every case has them."""
+    if any(case.context_lexical is None for case in cases):
+        return None
+    return (pad_rows([case.context_lexical for case in cases for _ in range(width)]),
+            pad_rows([candidate for case in cases for candidate in case.candidate_lexical[:width]]))
+
+
 def ranker_scores(bot: Chatbot, cases: list[EncodedCase], lexical: bool = True) -> np.ndarray:
     """The ranker's scores [cases, candidates]; the towers' cosine alone unless ``lexical``."""
     width = min(len(case.candidate_ids) for case in cases)
     contexts = pad_rows([case.context_ids for case in cases for _ in range(width)])
     candidates = pad_rows([candidate for case in cases for candidate in case.candidate_ids[:width]])
-    return bot.ranker.scores(contexts, candidates, lexical).reshape(len(cases), width)
+    return bot.ranker.scores(contexts, candidates, lexical, lexical_rows(cases, width)).reshape(len(cases), width)
 
 
 def lexical_scores(cases: list[EncodedCase], kind: type[TfidfRanker] | type[Bm25Ranker]) -> np.ndarray:
@@ -115,7 +134,8 @@ def hybrid_selection_scores(bot: Chatbot, cases: list[EncodedCase], generator_we
     width = min(len(case.candidate_ids) for case in cases)
     contexts = pad_rows([case.context_ids for case in cases for _ in range(width)])
     candidates = [candidate for case in cases for candidate in case.candidate_ids[:width]]
-    return bot.hybrid_scores(contexts, candidates, generator_weight).reshape(len(cases), width)
+    return bot.hybrid_scores(contexts, candidates, generator_weight,
+                             lexical_rows(cases, width)).reshape(len(cases), width)
 
 
 def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, max_cases: int,

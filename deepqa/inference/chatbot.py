@@ -180,13 +180,15 @@ class Chatbot:
             replies.append(self._best(scored, question, context, options.num_answers))
         return replies
 
-    def hybrid_scores(self, contexts: np.ndarray, candidates: list[np.ndarray], generator_weight: float) -> np.ndarray:
+    def hybrid_scores(self, contexts: np.ndarray, candidates: list[np.ndarray], generator_weight: float,
+                      lexical_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """The hybrid mode's score of each context row [B, T] with its candidate: the ranker's score, plus
         ``generator_weight`` x the generator's pointwise mutual information of candidate and context (mean log
-        p(candidate | context) - mean log p(candidate | nothing)), which favours specific over generic replies."""
+        p(candidate | context) - mean log p(candidate | nothing)), which favours specific over generic replies.
+        ``lexical_rows``: as for :meth:`deepqa.ranker.retrieval.Ranker.scores`."""
         if not candidates:
             return np.zeros(0)
-        scores = self.ranker.scores(contexts, pad_rows(candidates))
+        scores = self.ranker.scores(contexts, pad_rows(candidates), lexical_rows=lexical_rows)
         if generator_weight:
             questions = [row[row > 0] for row in contexts]
             scores = scores + generator_weight * self.likelihood.mmi_scores(questions, candidates, 1.0)

@@ -1,7 +1,8 @@
 """Encoder towers of the dual encoder: token ids [B, T] → unit vectors [B, dim].
 
-``bow``: embeddings pooled by masked mean and max, then a dense layer (fast: one matrix product per
-token). ``transformer``: keras-hub token and position embedding, ``[ranker] layers`` TransformerEncoder
+``bow``: embeddings pooled by masked mean and max, over the whole text and over its last turn (a context
+is its turns joined by <eos>, and the question, last, says most), then a dense layer (fast: one matrix
+product per token). ``transformer``: keras-hub token and position embedding, ``[ranker] layers`` TransformerEncoder
 blocks, masked mean, dense. Id 0 is padding everywhere.
 """
 
@@ -11,10 +12,24 @@ import keras
 import keras_hub
 from keras import ops
 
+from deepqa.data.vocab import EOS
 from deepqa.errors import ConfigError
 from deepqa.registry import RANKER_ENCODERS
 
 NEG = -1e9
+
+
+def last_turn_mask(ids, mask):
+    """1 where a token [B, T] belongs to the last turn: after the last <eos>, or everywhere without one."""
+    positions = ops.expand_dims(ops.arange(ops.shape(ids)[1]), 0)
+    last_eos = ops.max(ops.where(ops.equal(ids, EOS), positions, -1), axis=1, keepdims=True)
+    return ops.logical_and(mask, positions > last_eos)
+
+
+def masked_max(x, mask):
+    """Largest value of x [B, T, H] over the positions where mask [B, T] is 1 (zeros where none is)."""
+    largest = ops.max(ops.where(ops.expand_dims(mask, -1), x, NEG), axis=1)
+    return ops.where(largest <= NEG / 2, 0.0, largest)
 
 
 def masked_mean(x, mask):
@@ -45,7 +60,7 @@ class Tower(keras.layers.Layer):
 
 @RANKER_ENCODERS.register("bow")
 class BagOfEmbeddings(Tower):
-    """Masked mean and max of the token embeddings."""
+    """Masked mean and max of the token embeddings, over all tokens and over the last turn's."""
 
     def __init__(self, vocab_size: int, settings, max_length: int, **kwargs):
         super().__init__(vocab_size, settings, max_length, **kwargs)
@@ -54,9 +69,9 @@ class BagOfEmbeddings(Tower):
 
     def features(self, ids, mask, training=False):
         x = self.dropout(self.embedding(ids), training=training)
-        largest = ops.max(ops.where(ops.expand_dims(mask, -1), x, NEG), axis=1)
-        largest = ops.where(largest <= NEG / 2, 0.0, largest)  # an empty sequence pools to zeros
-        return ops.concatenate([masked_mean(x, mask), largest], axis=-1)
+        last = last_turn_mask(ids, mask)
+        return ops.concatenate([masked_mean(x, mask), masked_max(x, mask), masked_mean(x, last), masked_max(x, last)],
+                               axis=-1)
 
 
 @RANKER_ENCODERS.register("transformer")

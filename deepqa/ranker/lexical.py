@@ -1,11 +1,16 @@
 """Lexical match between a context and an answer over the same token ids the models read: the cosine of
 their TF-IDF vectors, with inverse document frequencies counted on the training split. The dual encoder
-knows what fits; this knows what was said, and on corpora the ranker was not trained on it carries more."""
+knows what fits; this knows what was said, and on corpora the ranker was not trained on it carries more.
+
+Words outside the vocabulary are all ``<unk>`` to the models; where the text is at hand they get ids of
+their own past the vocabulary (:func:`lexical_ids`), so that a name the towers never saw still matches
+itself, with the rarest IDF."""
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -22,9 +27,27 @@ def inverse_document_frequencies(documents: Iterable[np.ndarray], vocab_size: in
     return (np.log((total + 1) / (counts + 1)) + 1.0).astype(np.float32)
 
 
+OUT_OF_VOCABULARY_IDS = 1 << 24  # hashed ids of unknown words, past the vocabulary
+
+
+def lexical_ids(tokens: Sequence[str], ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """``ids`` (the vocabulary's ids of ``tokens``) with each ``<unk>`` replaced by a stable id of its word,
+    past ``vocab_size``."""
+    hashed = [vocab_size + zlib.crc32(token.encode("utf-8")) % OUT_OF_VOCABULARY_IDS if index == UNK else index
+              for token, index in zip(tokens, ids.tolist())]
+    return np.asarray(hashed, dtype=np.int64)
+
+
+def unknown_share(ids: np.ndarray) -> np.ndarray:
+    """Share of ``<unk>`` among the real tokens of each padded row [B, T] (special tokens not counted)."""
+    words = np.sum(ids >= UNK, axis=1)
+    return np.sum(ids == UNK, axis=1) / np.maximum(words, 1)
+
+
 def _vector(ids: np.ndarray, idf: np.ndarray) -> dict[int, float]:
     counts = Counter(int(i) for i in ids if i > UNK)  # padding and special tokens say nothing
-    vector = {token: count * float(idf[token]) for token, count in counts.items()}
+    unseen = float(idf.max()) if len(idf) else 1.0  # a word never seen in training is as rare as can be
+    vector = {token: count * (float(idf[token]) if token < len(idf) else unseen) for token, count in counts.items()}
     norm = np.sqrt(sum(v * v for v in vector.values())) or 1.0
     return {token: value / norm for token, value in vector.items()}
 

@@ -10,19 +10,22 @@ from deepqa.config import Config
 from deepqa.files import RANKER_INDEX, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.ranker.index import ResponseIndex
-from deepqa.ranker.lexical import tfidf_cosines
+from deepqa.ranker.lexical import tfidf_cosines, unknown_share
 from deepqa.ranker.training import build_ranker
 
 
 class Ranker:
-    """Scores answers for contexts (the towers' cosine plus ``lexical_weight`` times the TF-IDF cosine), and
-    retrieves the best training answers for them."""
+    """Scores answers for contexts (the towers' cosine plus a weight times the TF-IDF cosine), and retrieves
+    the best training answers for them. The weight is ``lexical_weight`` plus ``unknown_word_boost`` times the
+    share of the context's words outside the vocabulary: the further a text is from what the towers learned,
+    the more what was said counts."""
 
     SHORTLIST = 64  # answers the towers find before the lexical score re-ranks them
 
-    def __init__(self, model, index: ResponseIndex, lexical_weight: float = 0.0):
+    def __init__(self, model, index: ResponseIndex, lexical_weight: float = 0.0, unknown_word_boost: float = 0.0):
         self.model, self.index = model, index
         self.lexical_weight = lexical_weight if len(index.idf) else 0.0
+        self.unknown_word_boost = unknown_word_boost if self.lexical_weight else 0.0
 
     @classmethod
     def load(cls, run_dir: Path, config: Config, vocab_size: int) -> "Ranker | None":
@@ -31,28 +34,37 @@ class Ranker:
             return None
         model = build_ranker(config, vocab_size)
         model.load_weights(run_dir / RANKER_WEIGHTS)
-        return cls(model, ResponseIndex.load(run_dir / RANKER_INDEX), config.ranker.lexical_weight)
+        return cls(model, ResponseIndex.load(run_dir / RANKER_INDEX), config.ranker.lexical_weight,
+                   config.ranker.unknown_word_boost)
+
+    def lexical_weights(self, context_ids: np.ndarray) -> np.ndarray:
+        """The lexical part's weight for each padded context row [B, T]."""
+        return self.lexical_weight + self.unknown_word_boost * unknown_share(context_ids)
 
     def retrieve(self, context_ids: np.ndarray, k: int) -> list[list[tuple[np.ndarray, float]]]:
         """For each row of padded context ids [B, T], the ``k`` best indexed answers (ids, cosine), best first."""
         vectors = self.model.contexts(context_ids).numpy()
         found, scores = self.index.search(vectors, max(k, self.SHORTLIST) if self.lexical_weight else k)
         results = []
-        for context, row, row_scores in zip(context_ids, found, scores):
+        for context, weight, row, row_scores in zip(context_ids, self.lexical_weights(context_ids), found, scores):
             answers = [self.index.answer(int(i)) for i in row]
             if self.lexical_weight:
                 lexical = tfidf_cosines(np.repeat(context[None], len(answers), axis=0), pad_rows(answers),
                                         self.index.idf)
-                row_scores = row_scores + self.lexical_weight * lexical
+                row_scores = row_scores + weight * lexical
             order = np.argsort(-row_scores)[:k]
             results.append([(answers[i], float(row_scores[i])) for i in order])
         return results
 
-    def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray, lexical: bool = True) -> np.ndarray:
-        """The score of each context row [B, T] with the candidate of the same row [B, T']."""
+    def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray, lexical: bool = True,
+               lexical_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """The score of each context row [B, T] with the candidate of the same row [B, T']. ``lexical_rows``:
+        the same rows with unknown words told apart (see :func:`deepqa.ranker.lexical.lexical_ids`), where
+        the texts are at hand."""
         contexts = self.model.contexts(context_ids).numpy()
         candidates = self.model.responses(candidate_ids).numpy()
         scores = np.sum(contexts * candidates, axis=1)
         if lexical and self.lexical_weight:
-            scores = scores + self.lexical_weight * tfidf_cosines(context_ids, candidate_ids, self.index.idf)
+            left, right = lexical_rows if lexical_rows is not None else (context_ids, candidate_ids)
+            scores = scores + self.lexical_weights(context_ids) * tfidf_cosines(left, right, self.index.idf)
         return scores

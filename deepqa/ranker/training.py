@@ -23,8 +23,9 @@ from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_RESUME_DIR,
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.index import ResponseIndex
-from deepqa.ranker.lexical import inverse_document_frequencies
+from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines
 from deepqa.ranker.model import DualEncoder
+from deepqa.data.vocab import UNK
 from deepqa.train.checkpoint import ResumeCheckpoint
 
 LOG = get_logger(__name__)
@@ -65,9 +66,25 @@ def contrastive_loss(logits, keys):
     return (tf.reduce_mean(forward) + tf.reduce_mean(backward)) / 2, accuracy
 
 
+def tfidf_rows(ids, idf):
+    """Unit TF-IDF vectors [B, V] of padded ids [B, T]; ``idf`` [V] is 0 for padding and special tokens."""
+    counts = tf.math.bincount(ids, minlength=tf.shape(idf)[0], maxlength=tf.shape(idf)[0], axis=-1,
+                              dtype=tf.float32)
+    return tf.math.l2_normalize(counts * idf[None, :], axis=1)
+
+
+def hide_words(ids: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """``ids`` with each word replaced by ``<unk>`` with probability ``rate``, so that the towers learn to
+    read texts with words they do not know, as texts from other corpora have."""
+    if not rate:
+        return ids
+    return np.where((ids > UNK) & (rng.random(ids.shape) < rate), UNK, ids).astype(ids.dtype)
+
+
 def recall_at_1(model: DualEncoder, questions: list[np.ndarray], answers: list[np.ndarray], seed: int,
-                batch_size: int = 256) -> float:
-    """1-in-10 R@1: each question's own answer against 9 answers of other pairs drawn with a fixed seed."""
+                batch_size: int = 256, idf: np.ndarray | None = None, lexical_weight: float = 0.0) -> float:
+    """1-in-10 R@1: each question's own answer against 9 answers of other pairs drawn with a fixed seed;
+    scored as the ranker scores, with ``lexical_weight`` x the TF-IDF cosine (``idf``) when it is set."""
     if len(questions) < DISTRACTORS + 1:
         return float("nan")
     encode = lambda rows, tower: np.concatenate([tower(pad_rows(rows[s:s + batch_size])).numpy()  # noqa: E731
@@ -78,6 +95,12 @@ def recall_at_1(model: DualEncoder, questions: list[np.ndarray], answers: list[n
     others = (np.arange(count)[:, None] + rng.integers(1, count, size=(count, DISTRACTORS))) % count
     true = np.sum(contexts * responses, axis=1)
     distractor = np.einsum("bd,bkd->bk", contexts, responses[others])
+    if lexical_weight:
+        context_rows = pad_rows(questions)
+        true = true + lexical_weight * tfidf_cosines(context_rows, pad_rows(answers), idf)
+        lexical = tfidf_cosines(np.repeat(context_rows, DISTRACTORS, axis=0),
+                                pad_rows([answers[i] for i in others.reshape(-1)]), idf)
+        distractor = distractor + lexical_weight * lexical.reshape(count, DISTRACTORS)
     return float(np.mean(true > distractor.max(axis=1)))
 
 
@@ -95,11 +118,18 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     batch = min(settings.batch_size, len(questions))
     if batch < 2:
         raise DatasetError("the ranker needs at least two training pairs")
+    idf = inverse_document_frequencies(questions + answers, vocab_size)
+    # The towers learn beside the lexical part they are used with, so they learn what it misses.
+    lexical_idf = tf.constant(np.where(np.arange(vocab_size) > UNK, idf, 0.0), tf.float32)
 
     @tf.function(reduce_retracing=True)
     def step(context_ids, response_ids, batch_keys):
         with tf.GradientTape() as tape:
             logits = model({"context_ids": context_ids, "response_ids": response_ids}, training=True)
+            if settings.lexical_weight:
+                lexical = tf.matmul(tfidf_rows(context_ids, lexical_idf), tfidf_rows(response_ids, lexical_idf),
+                                    transpose_b=True)
+                logits = logits + settings.lexical_weight * lexical / settings.temperature
             loss, accuracy = contrastive_loss(logits, batch_keys)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
@@ -125,11 +155,13 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         for index in tqdm(range(steps_per_epoch), desc=f"ranker epoch {epoch}", unit=" batches", disable=None,
                           leave=False):
             chosen = order[index * batch:(index + 1) * batch]
-            loss, accuracy = step(pad_rows([questions[i] for i in chosen]), pad_rows([answers[i] for i in chosen]),
-                                  tf.constant(keys[chosen]))
+            contexts, responses = (hide_words(pad_rows([rows[i] for i in chosen]), settings.unknown_word_rate, rng)
+                                   for rows in (questions, answers))
+            loss, accuracy = step(contexts, responses, tf.constant(keys[chosen]))
             losses.append(float(loss))
             accuracies.append(float(accuracy))
-        recall = recall_at_1(model, valid_questions, valid_answers, settings.seed)
+        recall = recall_at_1(model, valid_questions, valid_answers, settings.seed, idf=idf,
+                             lexical_weight=settings.lexical_weight)
         entry = {"epoch": epoch, "loss": float(np.mean(losses)), "in_batch_accuracy": float(np.mean(accuracies)),
                  "val_recall_at_1": recall}
         with writers["train"].as_default():
@@ -152,7 +184,6 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     for writer in writers.values():
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
-    idf = inverse_document_frequencies(questions + answers, vocab_size)
     index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index)
     index.save(run_dir / RANKER_INDEX)
     metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": progress["best"],

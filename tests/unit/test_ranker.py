@@ -50,6 +50,25 @@ def test_lexical_score_counts_shared_content_words_only():
     assert 0 < scores[0] < 1 and scores[1] == 0  # specials and padding count for nothing
 
 
+def test_unknown_words_match_themselves_and_raise_the_lexical_weight():
+    from deepqa.ranker.lexical import inverse_document_frequencies, lexical_ids, tfidf_cosines, unknown_share
+    from deepqa.ranker.retrieval import Ranker
+
+    unk = 3
+    context = lexical_ids(["hello", "Zorblax", "Quux"], np.array([5, unk, unk]), 10)
+    answer = lexical_ids(["Zorblax", "there"], np.array([unk, 6]), 10)
+    other = lexical_ids(["Wibble", "there"], np.array([unk, 6]), 10)
+    assert context[0] == 5 and context[1] == answer[0] != other[0] and min(context[1:]) >= 10
+    idf = inverse_document_frequencies([np.array([5, 6]), np.array([5, 7])], 10)
+    scores = tfidf_cosines(np.stack([context, context]), np.stack([answer, other]), idf)
+    assert scores[0] > 0 and scores[1] == 0  # the same unknown word matches, different ones do not
+    assert unknown_share(np.array([[2, unk, 5, 0], [5, 6, 0, 0]])).tolist() == [0.5, 0.0]
+    index = ResponseIndex(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros((0, 4), np.float32), idf)
+    ranker = Ranker(None, index, lexical_weight=0.3, unknown_word_boost=10)
+    assert ranker.lexical_weights(np.array([[5, 6, 0], [5, unk, 0]])) == pytest.approx([0.3, 5.3])
+    assert Ranker(None, index, 0.0, 10).lexical_weights(np.array([[unk]])) == pytest.approx([0.0])
+
+
 @pytest.fixture(scope="module")
 def ranked_run(tiny_run, tmp_path_factory):
     import shutil
