@@ -110,11 +110,12 @@ def measure(name: str, run: Path, replies: int, cases: int, overrides: list[str]
 
     bot = Chatbot.load(run, overrides=overrides)
     baseline = Chatbot.load(run, overrides=[*overrides, "decode.mode=generate", "decode.strategy=beam"])
-    mode = bot.config.decode.mode
+    options = bot.check_options(bot.config.decode)
+    mode = options.mode
     dataset = dataset_of(bot, None, required=True)
     test_cases = cases_from_dataset(bot, dataset, cases, 9, 1234)
     line = {"benchmark": "reply_quality", "corpus": name, "run": str(run), "overrides": overrides, "mode": mode,
-            "reply_path": describe_reply_mode(bot.config.decode), "cases": len(test_cases),
+            "reply_path": describe_reply_mode(options), "cases": len(test_cases),
             "r1": selection(bot, test_cases, mode)}
     line["r1_over_tfidf"] = round(line["r1"]["default"] - line["r1"]["tfidf"], 4)
     line["baseline_r1"] = line["r1"]["generator"]

@@ -249,7 +249,8 @@ class DecodeConfig(Settings):
     # Keys a deployment sets but a request or `/set` may not change.
     deployment_only: ClassVar[tuple[str, ...]] = ("allow_unk", "seed", "xla")
 
-    mode: Literal["generate", "rank", "hybrid"] = "generate"
+    # auto: hybrid when the run has a ranker, else generate.
+    mode: Literal["auto", "generate", "rank", "hybrid"] = "auto"
     strategy: StrategyName = "beam"
     # hybrid: the beam's n-best (beam_width), this many samples (top_p) and this many retrieved answers.
     hybrid_samples: int = setting(4, minimum=0, maximum=64)
@@ -272,7 +273,8 @@ class DecodeConfig(Settings):
 
     @model_validator(mode="after")
     def _strategy_rules(self) -> "DecodeConfig":
-        if self.mode == "generate":  # in the other modes num_answers counts the ranker's choices
+        # In rank and hybrid num_answers counts the ranker's choices; auto may become generate.
+        if self.mode in ("generate", "auto"):
             registry.STRATEGIES.get(self.strategy).check(self)
         return self
 

@@ -149,7 +149,7 @@ def generation_report(bot: Chatbot, scorer: LikelihoodScorer, dataset: Dataset, 
     sums, counts = scorer.sums_and_counts([test.question(i) for i in sample], [test.answer(i) for i in sample])
     perplexity = float(np.exp(-sums.sum() / counts.sum()))
     generate = order[:max_generate]
-    options = bot.config.decode.replace(num_answers=1)
+    options = bot.check_options(bot.config.decode.replace(num_answers=1))
     replies, references = [], []
     for start in range(0, len(generate), batch_size):
         chunk = generate[start:start + batch_size]

@@ -18,7 +18,7 @@ from deepqa.ranker.retrieval import Ranker
 from deepqa.models import Seq2Seq, build_model, rebuild_model
 from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, MODEL_FILE, VOCAB_FILE, resolve_run
 from deepqa.data.text import Tokenizer, build_tokenizer
-from deepqa.data.vocab import EOS, Vocabulary
+from deepqa.data.vocab import EOS, UNK, Vocabulary
 
 
 @dataclass
@@ -106,7 +106,10 @@ class Chatbot:
         return self.check_options(with_values("decode", self.config.decode, overrides or {}))
 
     def check_options(self, options: DecodeConfig) -> DecodeConfig:
-        """``options``, refused with a :class:`ConfigError` when they need what this run lacks."""
+        """``options`` with mode ``auto`` resolved (``hybrid`` with a ranker, else ``generate``), refused with a
+        :class:`ConfigError` when they need what this run lacks."""
+        if options.mode == "auto":
+            options = options.replace(mode="hybrid" if self.ranker is not None else "generate")
         if options.mode != "generate" and self.ranker is None:
             raise ConfigError(f"mode {options.mode!r} needs a ranker, and run {self.run_dir.name} has none: train one "
                               f"with `deepqa train --only ranker --resume {self.run_dir}`")
@@ -141,12 +144,15 @@ class Chatbot:
 
     def _best(self, scored, question: str, context: Sequence[str] | None, count: int) -> Reply:
         """The ``count`` best of (ids, score, source) candidates, each text once, none repeating the question
-        or a turn of the conversation (the bot's own earlier replies included)."""
+        or a turn of the conversation (the bot's own earlier replies included), none with ``<unk>`` (unless
+        ``allow_unk``: indexes made before they were left out may hold such answers)."""
         seen = {self.tokenizer.normalize(turn) for turn in [question, *(context or [])]}
         answers = []
         for ids, score, source in sorted(scored, key=lambda item: -item[1]):
             if len(answers) == count:
                 break
+            if not self.config.decode.allow_unk and np.any(ids == UNK):
+                continue
             text = self.tokenizer.detokenize(self.vocabulary.decode(ids))
             key = self.tokenizer.normalize(text)
             if text and key not in seen:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from deepqa import atomic
+from deepqa.data.vocab import UNK
 from deepqa.inference.decoding import pad_rows
 
 
@@ -33,10 +34,13 @@ class ResponseIndex:
     def build(cls, answers: list[np.ndarray], encode, idf: np.ndarray, batch_size: int = 512,
               limit: int = 0) -> "ResponseIndex":
         """Index the distinct ``answers`` (the most frequent first, at most ``limit``), encoded in batches by
-        ``encode`` (padded ids [B, T] → vectors [B, dim])."""
+        ``encode`` (padded ids [B, T] → vectors [B, dim]). Answers with a word outside the vocabulary are left
+        out: a reply cannot show it."""
         counts: dict[bytes, int] = {}
         first: dict[bytes, np.ndarray] = {}
         for answer in answers:
+            if np.any(answer == UNK):
+                continue
             key = answer.astype(np.int32).tobytes()
             counts[key] = counts.get(key, 0) + 1
             first.setdefault(key, answer)
