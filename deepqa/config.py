@@ -253,7 +253,7 @@ class DecodeConfig(Settings):
     mode: Literal["auto", "generate", "rank", "hybrid"] = "auto"
     strategy: StrategyName = "beam"
     # hybrid: the beam's n-best (beam_width), this many samples (top_p) and this many retrieved answers.
-    hybrid_samples: int = setting(4, minimum=0, maximum=64)
+    hybrid_samples: int = setting(0, minimum=0, maximum=64)
     hybrid_retrieved: int = setting(8, minimum=0, maximum=256)
     # hybrid: weight of the generator's pointwise mutual information of reply and context beside the ranker.
     hybrid_generator_weight: float = setting(0.0, minimum=0.0, maximum=10.0)

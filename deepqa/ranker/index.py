@@ -15,13 +15,15 @@ from deepqa.inference.decoding import pad_rows
 
 @dataclass
 class ResponseIndex:
-    """Distinct answers as ids (flattened with offsets), their unit vectors [N, dim], and the inverse document
-    frequency of each token id on the training split (empty in indexes made before it was kept)."""
+    """Distinct answers as ids (flattened with offsets), their unit vectors [N, dim], the inverse document
+    frequency of each token id on the training split (empty in indexes made before it was kept), and the
+    share of unknown words in the training contexts (what is usual for this vocabulary)."""
 
     values: np.ndarray
     offsets: np.ndarray
     vectors: np.ndarray
     idf: np.ndarray
+    unknown_share: float = 0.0
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -32,7 +34,7 @@ class ResponseIndex:
 
     @classmethod
     def build(cls, answers: list[np.ndarray], encode, idf: np.ndarray, batch_size: int = 512,
-              limit: int = 0) -> "ResponseIndex":
+              limit: int = 0, unknown_share: float = 0.0) -> "ResponseIndex":
         """Index the distinct ``answers`` (the most frequent first, at most ``limit``), encoded in batches by
         ``encode`` (padded ids [B, T] → vectors [B, dim]). Answers with a word outside the vocabulary are left
         out: a reply cannot show it."""
@@ -51,7 +53,8 @@ class ResponseIndex:
         lengths = np.array([len(row) for row in rows], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
-        return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32), idf)
+        return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32), idf,
+                   unknown_share)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best answers of each query vector [B, dim]: indices [B, k] and cosine scores [B, k], best first."""
@@ -65,11 +68,13 @@ class ResponseIndex:
     def save(self, path: str | os.PathLike) -> None:
         """Write the index as one ``.npz`` file, atomically."""
         with atomic.atomic_open(path, "wb") as handle:
-            np.savez(handle, values=self.values, offsets=self.offsets, vectors=self.vectors, idf=self.idf)
+            np.savez(handle, values=self.values, offsets=self.offsets, vectors=self.vectors, idf=self.idf,
+                     unknown_share=np.float32(self.unknown_share))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ResponseIndex":
         """Read an index written by :meth:`save` (plain arrays, no pickle)."""
         with np.load(path, allow_pickle=False) as data:
             idf = data["idf"] if "idf" in data.files else np.zeros(0, np.float32)
-            return cls(data["values"], data["offsets"], data["vectors"], idf)
+            share = float(data["unknown_share"]) if "unknown_share" in data.files else 0.0
+            return cls(data["values"], data["offsets"], data["vectors"], idf, share)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from deepqa.config import Config
 from deepqa.files import RANKER_INDEX, RANKER_WEIGHTS
@@ -17,13 +18,17 @@ from deepqa.ranker.training import build_ranker
 class Ranker:
     """Scores answers for contexts (the towers' cosine plus a weight times the TF-IDF cosine), and retrieves
     the best training answers for them. The weight is ``lexical_weight`` plus ``unknown_word_boost`` times the
-    share of the context's words outside the vocabulary: the further a text is from what the towers learned,
-    the more what was said counts."""
+    share of the context's words outside the vocabulary beyond the share usual in the training contexts: the
+    further a text is from what the towers learned, the more what was said counts."""
 
     SHORTLIST = 64  # answers the towers find before the lexical score re-ranks them
 
     def __init__(self, model, index: ResponseIndex, lexical_weight: float = 0.0, unknown_word_boost: float = 0.0):
         self.model, self.index = model, index
+        if model is not None:  # each tower compiled once, for any batch and length
+            spec = [tf.TensorSpec([None, None], tf.int32)]
+            self._contexts = tf.function(model.contexts, input_signature=spec)
+            self._responses = tf.function(model.responses, input_signature=spec)
         self.lexical_weight = lexical_weight if len(index.idf) else 0.0
         self.unknown_word_boost = unknown_word_boost if self.lexical_weight else 0.0
 
@@ -39,11 +44,12 @@ class Ranker:
 
     def lexical_weights(self, context_ids: np.ndarray) -> np.ndarray:
         """The lexical part's weight for each padded context row [B, T]."""
-        return self.lexical_weight + self.unknown_word_boost * unknown_share(context_ids)
+        excess = np.maximum(0.0, unknown_share(context_ids) - self.index.unknown_share)
+        return self.lexical_weight + self.unknown_word_boost * excess
 
     def retrieve(self, context_ids: np.ndarray, k: int) -> list[list[tuple[np.ndarray, float]]]:
         """For each row of padded context ids [B, T], the ``k`` best indexed answers (ids, cosine), best first."""
-        vectors = self.model.contexts(context_ids).numpy()
+        vectors = self._contexts(context_ids.astype(np.int32)).numpy()
         found, scores = self.index.search(vectors, max(k, self.SHORTLIST) if self.lexical_weight else k)
         results = []
         for context, weight, row, row_scores in zip(context_ids, self.lexical_weights(context_ids), found, scores):
@@ -61,8 +67,8 @@ class Ranker:
         """The score of each context row [B, T] with the candidate of the same row [B, T']. ``lexical_rows``:
         the same rows with unknown words told apart (see :func:`deepqa.ranker.lexical.lexical_ids`), where
         the texts are at hand."""
-        contexts = self.model.contexts(context_ids).numpy()
-        candidates = self.model.responses(candidate_ids).numpy()
+        contexts = self._contexts(context_ids.astype(np.int32)).numpy()
+        candidates = self._responses(candidate_ids.astype(np.int32)).numpy()
         scores = np.sum(contexts * candidates, axis=1)
         if lexical and self.lexical_weight:
             left, right = lexical_rows if lexical_rows is not None else (context_ids, candidate_ids)

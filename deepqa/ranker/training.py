@@ -23,7 +23,7 @@ from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_RESUME_DIR,
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.index import ResponseIndex
-from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines
+from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines, unknown_share
 from deepqa.ranker.model import DualEncoder
 from deepqa.data.vocab import UNK
 from deepqa.train.checkpoint import ResumeCheckpoint
@@ -184,7 +184,9 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     for writer in writers.values():
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
-    index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index)
+    usual_unknowns = float(np.mean(unknown_share(pad_rows(questions)))) if questions else 0.0
+    index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index,
+                                unknown_share=usual_unknowns)
     index.save(run_dir / RANKER_INDEX)
     metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": progress["best"],
                "index_size": len(index), "seconds": round(time.perf_counter() - started, 1),

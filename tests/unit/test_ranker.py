@@ -67,6 +67,8 @@ def test_unknown_words_match_themselves_and_raise_the_lexical_weight():
     ranker = Ranker(None, index, lexical_weight=0.3, unknown_word_boost=10)
     assert ranker.lexical_weights(np.array([[5, 6, 0], [5, unk, 0]])) == pytest.approx([0.3, 5.3])
     assert Ranker(None, index, 0.0, 10).lexical_weights(np.array([[unk]])) == pytest.approx([0.0])
+    index.unknown_share = 0.25  # as many unknown words as the training contexts have: no boost
+    assert ranker.lexical_weights(np.array([[5, 6, 5, unk], [5, unk, 0, 0]])) == pytest.approx([0.3, 2.8])
 
 
 @pytest.fixture(scope="module")
