@@ -30,6 +30,7 @@ from deepqa.train.checkpoint import ResumeCheckpoint
 
 LOG = get_logger(__name__)
 DISTRACTORS = 9
+VALIDATION_PAIRS = 5000
 
 
 def build_ranker(config: Config, vocab_size: int) -> DualEncoder:
@@ -115,6 +116,9 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     questions, answers = _rows(train, "question"), _rows(train, "answer")
     keys = _answer_keys(answers)
     valid_questions, valid_answers = _rows(valid, "question"), _rows(valid, "answer")
+    if len(valid_questions) > VALIDATION_PAIRS:  # enough for a steady figure, and quick to score every epoch
+        chosen = np.random.default_rng(settings.seed).choice(len(valid_questions), VALIDATION_PAIRS, replace=False)
+        valid_questions, valid_answers = [valid_questions[i] for i in chosen], [valid_answers[i] for i in chosen]
     batch = min(settings.batch_size, len(questions))
     if batch < 2:
         raise DatasetError("the ranker needs at least two training pairs")
