@@ -7,10 +7,12 @@ clients: batching at least 3× the requests per second of no batching, zero erro
 the `quick` model.
 
     python -m benchmarks.serve_load [--quick] [--run RUN_DIR] [--strategy greedy|beam|sample]
+                                    [--mode auto|generate|rank|hybrid]
 
 Without --run, a `quick`-sized model is built untrained in a temporary run directory from the quick
 dataset: it never ends a reply early, so every reply takes the longest decoding (the worst case).
-`--strategy` decodes with another strategy than the run's default.
+`--strategy` decodes with another strategy than the run's default, `--mode` replies in another mode
+(rank and hybrid need a run with a ranker).
 """
 
 from __future__ import annotations
@@ -201,9 +203,12 @@ def main() -> None:
     parser.add_argument("--data", default="data/chitchat-quick", help="dataset of the quick profile (made if missing)")
     parser.add_argument("--strategy", choices=["greedy", "beam", "sample"],
                         help="the server's decoding strategy (default: the run's [decode] strategy)")
+    parser.add_argument("--mode", choices=["auto", "generate", "rank", "hybrid"],
+                        help="the server's reply mode (default: the run's [decode] mode)")
     args = parser.parse_args()
     seconds = 8 if args.quick else 20
     decoding = [f"decode.strategy={args.strategy}"] if args.strategy else []
+    decoding += [f"decode.mode={args.mode}"] if args.mode else []
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(args.run) if args.run else untrained_quick_run(Path(folder), Path(args.data))
         from deepqa.config import load_config
@@ -214,7 +219,8 @@ def main() -> None:
         alone = decoder_alone(run_dir, decoding, seconds)
     ratio = batched["clients_16"]["requests_per_second"] / max(unbatched["clients_16"]["requests_per_second"], 1e-9)
     print(json.dumps({"benchmark": "serve_load", "model": "trained" if args.run else "untrained quick-sized",
-                      "decoding": {"strategy": settings.strategy, "beam_width": settings.beam_width},
+                      "decoding": {"mode": settings.mode, "strategy": settings.strategy,
+                                   "beam_width": settings.beam_width},
                       "seconds_per_figure": seconds, "batching": batched,
                       "no_batching": unbatched, "ratio_16_clients": round(ratio, 2),
                       "decoder_alone": alone, "cpu_cores": os.cpu_count(),

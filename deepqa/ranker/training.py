@@ -146,7 +146,8 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     rng = np.random.default_rng(settings.seed)
     if progress["rng"]:
         rng.bit_generator.state = progress["rng"]
-    started = time.perf_counter() - progress["seconds"]
+    # max_minutes limits this session, as for the generator; the figures count every session.
+    started, earlier_seconds = time.perf_counter(), progress["seconds"]
     stopped = "completed"
     steps_per_epoch = len(questions) // batch
     out_of_time = lambda: settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes  # noqa: E731
@@ -178,7 +179,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
             progress["best"] = recall if np.isfinite(recall) else progress["best"]
             atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
         progress.update(epoch=epoch, history=progress["history"] + [entry], rng=rng.bit_generator.state,
-                        seconds=time.perf_counter() - started)
+                        seconds=earlier_seconds + time.perf_counter() - started)
         checkpoint.save(model, optimizer, progress)
         LOG.info(f"ranker epoch {epoch}: loss {entry['loss']:.4f} in-batch accuracy {entry['in_batch_accuracy']:.3f} "
                  f"| val 1-in-10 R@1 {recall:.3f}{' | best so far' if improved else ''}")
@@ -193,7 +194,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
                                 unknown_share=usual_unknowns)
     index.save(run_dir / RANKER_INDEX)
     metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": progress["best"],
-               "index_size": len(index), "seconds": round(time.perf_counter() - started, 1),
+               "index_size": len(index), "seconds": round(earlier_seconds + time.perf_counter() - started, 1),
                "history": progress["history"]}
     atomic.write_json(run_dir / RANKER_FILE, metrics)
     checkpoint.remove()
