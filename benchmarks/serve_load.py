@@ -107,8 +107,8 @@ class Client:
             self.connection = None
 
 
-def _health(question_url: str) -> dict:
-    with urllib.request.urlopen(question_url.replace("/question", "/health"), timeout=30) as reply:
+def _ready(question_url: str) -> dict:
+    with urllib.request.urlopen(question_url.replace("/question", "/ready"), timeout=30) as reply:
         return json.loads(reply.read())
 
 
@@ -161,9 +161,9 @@ def measure(run_dir: Path, database: Path, batching: bool, seconds: float, decod
         probe.close()
         drive(url, 16, min(seconds, 20))  # warm-up
         result = {"clients_1": drive(url, 1, seconds)}
-        before = _health(url)
+        before = _ready(url)
         result["clients_16"] = drive(url, 16, seconds)
-        after = _health(url)
+        after = _ready(url)
         result["clients_16"]["mean_batch"] = round((after["questions"] - before["questions"])
                                                    / max(after["batches"] - before["batches"], 1), 2)
         result["server_peak_mib"] = _peak_rss_mib(server.pid)

@@ -1,12 +1,15 @@
-"""The ``/api/v1`` blueprint: question, feedback, health, model and the OpenAPI document.
+"""The ``/api/v1`` blueprint: question, feedback, health (liveness), ready, model and the OpenAPI document.
 
 Every error is JSON ``{"error": {"code": ..., "message": ...}}`` with its HTTP status; no user input
-can produce a 500 or an HTML page.
+can produce a 500 or an HTML page: every input is checked (types, valid Unicode, bounds, nesting depth,
+the session id's alphabet) before any work or change of state.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
+import sqlite3
 import time
 from collections import defaultdict, deque
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -14,10 +17,15 @@ from flask import Blueprint, current_app, jsonify, request
 
 from deepqa.config import DecodeConfig, with_values
 from deepqa.errors import ConfigError
+from deepqa.log import get_logger
 from serve.batcher import QueueFull
 from serve.openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+LOG = get_logger(__name__)
+OPEN_ENDPOINTS = {"api.health"}  # liveness: no key needed, nothing revealed
+MAX_NESTING = 32
+SESSION_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 
 
 class ApiError(Exception):
@@ -47,6 +55,8 @@ def _state():
 def _authorize_and_limit():
     state = _state()
     settings = state.config.serve
+    if request.endpoint in OPEN_ENDPOINTS:
+        return
     if state.api_key:
         header = request.headers.get("Authorization", "")
         token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
@@ -72,9 +82,33 @@ class RateLimiter:
         seen.append(now)
 
 
+def nesting_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings not counted)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def _json_body() -> dict:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send a JSON body with Content-Type: application/json")
+    if nesting_depth(request.get_data(cache=True)) > MAX_NESTING:
+        raise ApiError(400, "bad_json", f"the body nests deeper than {MAX_NESTING} levels")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise ApiError(400, "bad_json", "the body must be a JSON object")
@@ -89,7 +123,23 @@ def _text(body: dict, key: str, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise ApiError(400, "wrong_type", f"'{key}' must be a string")
+    return _valid_unicode(value, key)
+
+
+def _valid_unicode(value: str, key: str) -> str:
+    """``value``, refused when it holds a lone surrogate (JSON may escape one; no text can be made of it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "bad_text", f"'{key}' is not valid Unicode (a lone surrogate)") from None
     return value
+
+
+def _session_id(body: dict) -> str | None:
+    session_id = _text(body, "session_id")
+    if session_id is not None and not SESSION_ID.fullmatch(session_id):
+        raise ApiError(400, "bad_session_id", "'session_id' must be 1 to 128 letters, digits or . _ : @ -")
+    return session_id
 
 
 def _question(body: dict, limit: int) -> str:
@@ -109,6 +159,8 @@ def _context(body: dict, limit: int) -> list[str] | None:
         return None
     if not isinstance(context, list) or not all(isinstance(turn, str) for turn in context):
         raise ApiError(400, "wrong_type", "'context' must be a list of strings")
+    for turn in context:
+        _valid_unicode(turn, "context")
     if sum(len(turn) for turn in context) > 10 * limit:
         raise ApiError(413, "context_too_long", f"'context' is longer than {10 * limit} characters")
     return context
@@ -136,7 +188,7 @@ def question():
     body = _json_body()
     text = _question(body, settings.max_question_chars)
     context = _context(body, settings.max_question_chars)
-    session_id = _text(body, "session_id")
+    session_id = _session_id(body)
     if state.bot is None:
         raise ApiError(503, "no_model", "no model is loaded")
     options = _options(body, state.bot.config.decode)
@@ -152,11 +204,16 @@ def question():
     except FutureTimeout:
         raise ApiError(503, "timeout", f"no answer within {settings.request_timeout_s} s") from None
     latency_ms = round(1000 * (time.perf_counter() - started), 2)
+    decoding = {key: getattr(options, key) for key in DecodeConfig.request_keys()}
+    try:
+        exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
+                                         state.model_name)
+    except sqlite3.Error as exc:  # a full or broken disk: the answer still goes out, unrecorded
+        LOG.warning(f"an exchange could not be stored: {exc}")
+        state.store_errors += 1
+        exchange_id = None
     if session_id:
         state.sessions.add(session_id, text, reply.text)
-    decoding = {key: getattr(options, key) for key in DecodeConfig.request_keys()}
-    exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
-                                     state.model_name)
     answer = {"answer": reply.text, "exchange_id": exchange_id, "model": state.model_name, "latency_ms": latency_ms}
     if options.num_answers > 1:
         answer["answers"] = [{"text": a.text, "score": a.score, "source": a.source} for a in reply.answers]
@@ -180,10 +237,21 @@ def feedback():
 
 @api.get("/health")
 def health():
+    """Liveness: the process answers (no key needed)."""
+    return jsonify({"status": "ok"})
+
+
+@api.get("/ready")
+def ready():
+    """Readiness: a model is loaded and compiled, and the figures of the batcher and the store."""
     state = _state()
     batcher = state.batcher
-    return jsonify({"status": "ok" if state.bot is not None else "no_model", "model": state.model_name,
-                    "batches": batcher.batches if batcher else 0, "questions": batcher.questions if batcher else 0})
+    body = {"status": "ready" if state.bot is not None else "no_model", "model": state.model_name,
+            "batches": batcher.batches if batcher else 0, "questions": batcher.questions if batcher else 0,
+            "store_errors": state.store_errors}
+    response = jsonify(body)
+    response.status_code = 200 if state.bot is not None else 503
+    return response
 
 
 @api.get("/model")

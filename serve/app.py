@@ -37,6 +37,7 @@ class ServingState:
     store: ConversationStore
     rate_limiter: RateLimiter
     api_key: str
+    store_errors: int = 0
 
 
 def create_app(config: Config, bot: Chatbot | None = None) -> Flask:

@@ -68,12 +68,48 @@ def test_question_answer_and_deepqa2_message(bot, tmp_path):
     ({"json": {"question": "x" * 1001}}, 413, "question_too_long"),
     ({"data": "question=hi", "content_type": "application/x-www-form-urlencoded"}, 415, "unsupported_media_type"),
     ({"json": {"question": "x" * 70000}}, 413, "body_too_large"),
+    # Hostile input: refused before any work or change of state.
+    ({"data": '{"question": "a\\ud800b"}', "content_type": "application/json"}, 400, "bad_text"),
+    ({"data": '{"question": "hi", "context": ["\\udfff"]}', "content_type": "application/json"}, 400, "bad_text"),
+    ({"data": '{"question": "hi", "session_id": "s\\ud800"}', "content_type": "application/json"}, 400, "bad_text"),
+    ({"json": {"question": "hi", "session_id": "x" * 129}}, 400, "bad_session_id"),
+    ({"json": {"question": "hi", "session_id": "a b"}}, 400, "bad_session_id"),
+    ({"data": '{"question": "hi", "context": ' + "[" * 1000 + "]" * 1000 + "}", "content_type": "application/json"},
+     400, "bad_json"),
+    ({"data": '{"question": "hi", "decoding": {"top_p": NaN}}', "content_type": "application/json"}, 400,
+     "bad_decoding"),
+    ({"json": {"question": "hi", "decoding": {"no_repeat_ngram_size": 7}}}, 400, "bad_decoding"),
+    ({"json": {"question": "hi", "decoding": {"top_k": 2 ** 63}}}, 400, "bad_decoding"),
 ])
 def test_errors_are_json_with_the_right_status(bot, tmp_path, request_kwargs, status, code):
     client, _ = make_client(bot, tmp_path)
     reply = client.post("/api/v1/question", **request_kwargs)
     assert reply.status_code == status and reply.is_json
     assert reply.get_json()["error"]["code"] == code and reply.get_json()["error"]["message"]
+
+
+def test_nesting_depth_skips_brackets_in_strings():
+    from serve.api import nesting_depth
+
+    assert nesting_depth(b'{"a": [1, {"b": "[[[{"}]}') == 3
+    assert nesting_depth(b'{"a": "\\"[["}') == 1 and nesting_depth(b'"x"') == 0
+
+
+def test_a_store_failure_still_answers_and_is_counted(bot, tmp_path, monkeypatch, caplog):
+    import sqlite3
+
+    client, app = make_client(bot, tmp_path)
+    state = app.extensions["deepqa"]
+
+    def full_disk(*arguments):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(state.store, "record", full_disk)
+    reply = client.post("/api/v1/question", json={"question": "question 3 about 3?", "session_id": "u1"})
+    assert reply.status_code == 200 and reply.get_json()["exchange_id"] is None and reply.get_json()["answer"]
+    assert "could not be stored" in caplog.text
+    assert client.get("/api/v1/ready").get_json()["store_errors"] == 1
+    assert state.sessions.context("u1")[0] == "question 3 about 3?"
 
 
 def test_unknown_paths_and_methods_are_json(bot, tmp_path):
@@ -86,18 +122,21 @@ def test_no_model_is_503(tmp_path):
     config = make_config(f"serve.database={tmp_path / 'db.sqlite3'}")
     client = create_app(config, None).test_client()
     assert client.post("/api/v1/question", json={"question": "hi"}).status_code == 503
-    assert client.get("/api/v1/health").get_json()["status"] == "no_model"
+    assert client.get("/api/v1/health").get_json()["status"] == "ok"  # alive
+    not_ready = client.get("/api/v1/ready")
+    assert not_ready.status_code == 503 and not_ready.get_json()["status"] == "no_model"
 
 
 def test_api_key_and_rate_limit(bot, tmp_path):
     client, _ = make_client(bot, tmp_path, api_key="s3cret", rate_limit_per_minute=3)
-    assert client.get("/api/v1/health").status_code == 401
-    assert client.get("/api/v1/health", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/v1/health").status_code == 200  # liveness needs no key
+    assert client.get("/api/v1/ready").status_code == 401
+    assert client.get("/api/v1/ready", headers={"Authorization": "Bearer wrong"}).status_code == 401
     good = {"Authorization": "Bearer s3cret"}
-    assert client.get("/api/v1/health", headers=good).status_code == 200
+    assert client.get("/api/v1/ready", headers=good).status_code == 200
     assert client.get("/api/v1/model", headers=good).get_json()["vocabulary_size"] == len(bot.vocabulary)
-    client.get("/api/v1/health", headers=good)
-    limited = client.get("/api/v1/health", headers=good)
+    client.get("/api/v1/ready", headers=good)
+    limited = client.get("/api/v1/ready", headers=good)
     assert limited.status_code == 429 and limited.get_json()["error"]["code"] == "rate_limited"
 
 
@@ -127,6 +166,9 @@ def test_feedback_store_and_export_round_trip(bot, tmp_path, monkeypatch):
     assert client.post("/api/v1/feedback", json={"exchange_id": ids[1], "rating": -1}).status_code == 200
     assert client.post("/api/v1/feedback", json={"exchange_id": ids[1], "rating": 2}).status_code == 400
     assert client.post("/api/v1/feedback", json={"exchange_id": "nope", "rating": 1}).status_code == 404
+    surrogate = client.post("/api/v1/feedback", data=json.dumps({"exchange_id": ids[2], "rating": 1})[:-1]
+                            + ', "comment": "\\ud800"}', content_type="application/json")
+    assert surrogate.status_code == 400 and surrogate.get_json()["error"]["code"] == "bad_text"
     store = ConversationStore(tmp_path / "db.sqlite3")
     assert [row["rating"] for row in store.exchanges()] == [1, -1, 0]
     out = tmp_path / "log.jsonl"
@@ -161,5 +203,5 @@ def test_batched_answers_equal_unbatched(bot, tmp_path):
         thread.join()
     assert results == alone
     assert max(sizes) > 1
-    health = batched_client.get("/api/v1/health").get_json()
+    health = batched_client.get("/api/v1/ready").get_json()
     assert health["questions"] == len(questions) and health["batches"] == len(sizes) < len(questions)
