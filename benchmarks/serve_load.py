@@ -7,7 +7,7 @@ clients: batching at least 3× the requests per second of no batching, zero erro
 the `quick` model.
 
     python -m benchmarks.serve_load [--quick] [--run RUN_DIR] [--strategy greedy|beam|sample]
-                                    [--mode auto|generate|rank|hybrid]
+                                    [--mode auto|generate|rank|hybrid] [--set decode.KEY=VALUE ...]
 
 Without --run, a `quick`-sized model is built untrained in a temporary run directory from the quick
 dataset: it never ends a reply early, so every reply takes the longest decoding (the worst case).
@@ -180,8 +180,8 @@ def decoder_alone(run_dir: Path, overrides: list[str], seconds: float) -> dict:
     question leaves idle."""
     from deepqa.inference.chatbot import Chatbot
 
-    bot = Chatbot.load(run_dir)
-    options = bot.options({key.split(".", 1)[1]: value for key, value in (o.split("=", 1) for o in overrides)})
+    bot = Chatbot.load(run_dir, overrides=overrides)  # the server's decoding, as `--set` gives it
+    options = bot.check_options(bot.config.decode)
     figures = {}
     for size in (1, 16):
         turns = itertools.cycle(QUESTIONS)  # every question in turn, as the clients ask them
@@ -205,10 +205,15 @@ def main() -> None:
                         help="the server's decoding strategy (default: the run's [decode] strategy)")
     parser.add_argument("--mode", choices=["auto", "generate", "rank", "hybrid"],
                         help="the server's reply mode (default: the run's [decode] mode)")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="decode.KEY=VALUE",
+                        help="another [decode] setting of the server, e.g. decode.hybrid_samples=0 (repeatable)")
     args = parser.parse_args()
+    if any(not item.startswith("decode.") for item in args.overrides):
+        parser.error("--set takes [decode] settings only (decode.KEY=VALUE)")
     seconds = 8 if args.quick else 20
     decoding = [f"decode.strategy={args.strategy}"] if args.strategy else []
     decoding += [f"decode.mode={args.mode}"] if args.mode else []
+    decoding += args.overrides
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(args.run) if args.run else untrained_quick_run(Path(folder), Path(args.data))
         from deepqa.config import load_config

@@ -48,8 +48,8 @@ def test_evaluate_writes_a_full_report(run):
     result = deepqa("evaluate", "--run", str(run), "--set", "eval.max_cases=50", "--set", "eval.max_generate=20")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((run / "report.json").read_text())
-    assert report["candidates_per_case"] == 10 and set(report["selection"]) == {"model", "tfidf", "chance"}
-    assert "tfidf" in result.stdout and result.stdout.strip().splitlines()[-1] == str(run / "report.json")
+    assert report["candidates_per_case"] == 10 and set(report["selection"]) == {"model", "tfidf", "bm25", "chance"}
+    assert "tfidf" in result.stdout and "bm25" in result.stdout and result.stdout.strip().splitlines()[-1] == str(run / "report.json")
     assert report["generation"]["generated"] == 20
 
 
