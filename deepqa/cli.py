@@ -171,9 +171,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """``deepqa serve``: the HTTP API and chat page, on a production WSGI server."""
-    import waitress
-
     from serve.app import app_for_run
+    from serve.shutdown import DrainingServer
 
     from deepqa.config import load_config, load_deployment
     from deepqa.files import CONFIG_FILE, resolve_run
@@ -186,9 +185,11 @@ def run_serve(args: argparse.Namespace) -> int:
     LOG.info(f"loading {args.run} and compiling generation for every batch size")
     app = app_for_run(args.run, args.weights, args.overrides, args.config, os.environ)
     state = app.extensions["deepqa"]
+    server = DrainingServer(app, host, port, settings.threads, settings.max_body_bytes, settings.shutdown_timeout_s,
+                            state.close)
     LOG.info(f"serving {state.model_name} on http://{host}:{port}/ (API at /api/v1, press Ctrl-C to stop)")
-    waitress.serve(app, host=host, port=port, threads=settings.threads, ident="deepqa",
-                   max_request_body_size=settings.max_body_bytes)
+    server.run()
+    LOG.info("stopped: every request received was answered")
     return 0
 
 

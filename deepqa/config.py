@@ -308,6 +308,8 @@ class ServeConfig(Settings):
     host: str = "127.0.0.1"
     port: int = setting(8000, minimum=1, maximum=65535)
     threads: int = setting(16, minimum=1, maximum=1024)
+    # On SIGTERM or SIGINT: at most this long to answer the requests already received.
+    shutdown_timeout_s: float = setting(30.0, minimum=0.0, maximum=3600.0)
     max_batch: int = setting(16, minimum=1, maximum=1024)
     max_wait_ms: float = setting(10.0, minimum=0.0, maximum=60_000.0)
     max_queue: int = setting(256, minimum=1)

@@ -39,6 +39,12 @@ class ServingState:
     api_key: str
     store_errors: int = 0
 
+    def close(self) -> None:
+        """Stop the batcher after the questions it holds, and close the store (after a drained shutdown)."""
+        if self.batcher is not None:
+            self.batcher.close()
+        self.store.close()
+
 
 def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     """The application for ``bot`` (None: every question is answered 503), configured by ``config.serve``."""

@@ -191,6 +191,48 @@ def test_kill_9_mid_traffic_loses_no_committed_exchange(run, tmp_path):
     assert set(answered) <= stored
 
 
+def test_sigterm_under_traffic_answers_and_stores_every_request_received(run, tmp_path):
+    """SIGTERM stops new connections, but each request the server has received is answered and stored, the
+    store is closed and the exit status is 0."""
+    database = tmp_path / "db.sqlite3"
+    server = Server(deepqa_serve(run, database, "--set", "serve.shutdown_timeout_s=60"))
+    answered, finished_at, refused, stop = [], [], [], threading.Event()
+
+    def traffic(index):
+        while not stop.is_set():
+            try:
+                status, body = call(server.url + "/api/v1/question", {"question": f"question {index} about 1?"},
+                                    timeout=120)
+            except (OSError, http.client.HTTPException):  # not received: the listening socket was closed
+                return
+            if status != 200:
+                refused.append(body)
+                return
+            answered.append(body["exchange_id"])
+            finished_at.append(time.monotonic())
+
+    threads = [threading.Thread(target=traffic, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 120
+    while len(answered) < 32 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    signalled = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    try:
+        status = server.process.wait(timeout=120)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert status == 0 and not refused, (refused, server.errors())
+    assert "every request received was answered" in server.errors()
+    assert any(moment > signalled for moment in finished_at), "no request was in flight at SIGTERM"
+    connection = sqlite3.connect(database)
+    stored = {row[0] for row in connection.execute("SELECT id FROM exchanges")}
+    assert stored == set(answered)  # each answer delivered was stored, and each stored one delivered
+
+
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 

@@ -1,0 +1,76 @@
+"""Serving with a drained shutdown: on SIGTERM or SIGINT the server stops accepting connections, answers
+every request it has already received, closes the store and exits 0, within ``[serve] shutdown_timeout_s``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Callable
+
+import waitress
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
+
+from deepqa.log import get_logger
+
+LOG = get_logger(__name__)
+
+
+class _Drained(Exception):
+    """Raised in the main thread to end the server's loop once every received request is answered."""
+
+
+class DrainingServer:
+    """A waitress server for ``app`` whose :meth:`run` returns after a drained shutdown."""
+
+    def __init__(self, app, host: str, port: int, threads: int, max_body_bytes: int, timeout_s: float,
+                 on_drained: Callable[[], None]):
+        self.server = waitress.create_server(app, host=host, port=port, threads=threads, ident="deepqa",
+                                             max_request_body_size=max_body_bytes)
+        self.timeout_s, self.on_drained = timeout_s, on_drained
+        self.stopping = False
+        # Under load waitress warns of its task queue on every request; the batcher's queue is the one to watch.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+    def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then drain."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._stop)
+        signal.signal(signal.SIGUSR1, self._end_loop)
+        try:
+            self.server.run()
+        except _Drained:
+            pass
+        finally:
+            self.server.task_dispatcher.shutdown()
+            wasyncore.close_all(self.server._map)
+            self.on_drained()
+
+    def busy(self) -> bool:
+        """Whether a received request is still being answered or its answer still being sent."""
+        channels = [channel for channel in list(self.server._map.values()) if isinstance(channel, HTTPChannel)]
+        return any(channel.requests or channel.total_outbufs_len for channel in channels)
+
+    def _stop(self, signum, frame) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        LOG.info(f"{signal.Signals(signum).name}: no new connections; answering the requests already received")
+        self.server.accepting = False
+        self.server.del_channel()  # the listening socket leaves the loop, then closes: new connections are refused
+        self.server.socket.close()
+        threading.Thread(target=self._drain, name="drain", daemon=True).start()
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self.busy():
+            LOG.warning(f"shutdown_timeout_s ({self.timeout_s:g}) passed with requests unanswered; stopping anyway")
+        os.kill(os.getpid(), signal.SIGUSR1)  # the loop runs in the main thread: end it there
+
+    def _end_loop(self, signum, frame) -> None:
+        raise _Drained
