@@ -22,6 +22,15 @@ from serve.sessions import SessionStore
 from serve.store import ConversationStore
 
 STATIC = Path(__file__).resolve().parent / "static"
+PAGE_FILES = {"chat.js", "chat.css"}
+SECURITY_HEADERS = {
+    # The page loads its script and style from this server only and talks only to it.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
+                               "form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 LOG = get_logger(__name__)
 
 
@@ -79,6 +88,17 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     @app.get("/")
     def chat_page():
         return send_from_directory(STATIC, "index.html")
+
+    @app.get("/static/<name>")
+    def page_file(name: str):
+        if name not in PAGE_FILES:
+            return error_response(404, "not_found", f"no file {name!r}")
+        return send_from_directory(STATIC, name)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     return app
 

@@ -260,6 +260,22 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
         bot_turn = browser.find_elements(By.CSS_SELECTOR, ".turn.bot")[0]
         bot_turn.find_element(By.CSS_SELECTOR, "button.rate").click()
         WebDriverWait(browser, 30).until(lambda b: bot_turn.get_attribute("data-rated") == "1")
+        chosen = bot_turn.find_elements(By.CSS_SELECTOR, "button.rate.chosen")
+        assert [b.get_attribute("data-rating") for b in chosen] == ["1"]  # the choice stays marked
+        assert "model tiny" in browser.find_element(By.ID, "model").text
+        # A long conversation scrolls inside the page and follows the newest message.
+        for count in range(3, 15):
+            browser.find_element(By.ID, "question").send_keys(f"question {count} about 1?")
+            browser.find_element(By.ID, "send").click()
+            WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+        log_box = browser.find_element(By.ID, "log")
+        viewport = browser.execute_script("return window.innerHeight")
+        assert log_box.size["height"] <= viewport
+        assert browser.execute_script(
+            "const l = arguments[0]; return l.scrollHeight > l.clientHeight && "
+            "l.scrollTop + l.clientHeight >= l.scrollHeight - 2", log_box)
+        messages = [entry["message"] for entry in browser.get_log("browser")]
+        assert not [m for m in messages if "Content Security Policy" in m], messages
         browser.save_screenshot(str(tmp_path / "chat.png"))
     finally:
         browser.quit()
@@ -268,3 +284,55 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
     contexts = [json.loads(row[0]) for row in connection.execute("SELECT context FROM exchanges ORDER BY time")]
     assert contexts[0] == [] and contexts[1][0] == "question 1 about 1?"  # the page sends the conversation along
     assert connection.execute("SELECT rating FROM feedback").fetchall() == [(1,)]
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
+def test_chat_page_asks_for_the_api_key_once(run, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"), {**ENV, "DEEPQA_SERVE_API_KEY": "s3cret"})
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        browser.get(server.url + "/")
+        for count, question in enumerate(("question 1 about 1?", "question 2 about 2?"), start=1):
+            browser.find_element(By.ID, "question").send_keys(question)
+            browser.find_element(By.ID, "send").click()
+            if count == 1:
+                WebDriverWait(browser, 30).until(lambda b: _alert(b))
+                prompt = browser.switch_to.alert
+                prompt.send_keys("s3cret")
+                prompt.accept()
+            WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+        assert not browser.find_element(By.ID, "error").text
+    finally:
+        browser.quit()
+        server.stop()
+
+
+def _alert(browser):
+    try:
+        browser.switch_to.alert
+        return True
+    except Exception:  # no alert yet
+        return False
+
+
+def test_responses_carry_security_headers(run, tmp_path):
+    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"))
+    try:
+        for path in ("/", "/static/chat.js", "/api/v1/health"):
+            with urllib.request.urlopen(server.url + path, timeout=30) as reply:
+                headers = reply.headers
+                assert headers["X-Content-Type-Options"] == "nosniff" and headers["X-Frame-Options"] == "DENY"
+                assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert call(server.url + "/static/../config.ini")[0] == 404
+    finally:
+        server.stop()
