@@ -211,6 +211,7 @@ def question():
     except sqlite3.Error as exc:  # a full or broken disk: the answer still goes out, unrecorded
         LOG.warning(f"an exchange could not be stored: {exc}")
         state.store_errors += 1
+        state.metrics.store_errors.inc()
         exchange_id = None
     if session_id:
         state.sessions.add(session_id, text, reply.text)

@@ -1,16 +1,17 @@
 """``create_app``: the Flask application that serves one trained run.
 
 The chatbot is loaded once per process; one batcher thread decodes the questions of all request
-threads; sessions live in memory, exchanges and feedback in SQLite.
+threads; sessions live in memory, exchanges and feedback in SQLite; ``/metrics`` in Prometheus format.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from flask import Flask, send_from_directory
+from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from deepqa.inference.chatbot import Chatbot
@@ -18,6 +19,7 @@ from deepqa.log import get_logger
 from deepqa.config import Config
 from serve.api import RateLimiter, api, error_response
 from serve.batcher import RequestBatcher
+from serve.metrics import CONTENT_TYPE, ServingMetrics
 from serve.sessions import SessionStore
 from serve.store import ConversationStore
 
@@ -46,6 +48,7 @@ class ServingState:
     store: ConversationStore
     rate_limiter: RateLimiter
     api_key: str
+    metrics: ServingMetrics
     store_errors: int = 0
 
     def close(self) -> None:
@@ -65,15 +68,29 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     def answer(jobs):
         return bot.reply_batch([(job.question, job.context) for job in jobs], jobs[0].options)
 
-    batcher = (RequestBatcher(answer, settings.max_batch, settings.max_wait_ms, settings.max_queue,
-                              bot.decoder.batch_size_for)
+    model_name = bot.run_dir.name if bot else "none"
+    metrics = ServingMetrics({"name": model_name, "architecture": bot.config.model.type if bot else "none",
+                              "mode": bot.check_options(bot.config.decode).mode if bot else "none"})
+    batcher = (RequestBatcher(metrics.timed_batches(answer), settings.max_batch, settings.max_wait_ms,
+                              settings.max_queue, bot.decoder.batch_size_for)
                if bot is not None else None)
+    compiled_when_ready = bot.decoder.compilations if bot is not None else 0
+    metrics.watch(lambda: batcher.jobs.qsize() if batcher else 0,
+                  lambda: (bot.decoder.compilations - compiled_when_ready) if bot is not None else 0)
     app.extensions["deepqa"] = ServingState(
-        config=config, bot=bot, model_name=bot.run_dir.name if bot else "none", batcher=batcher,
+        config=config, bot=bot, model_name=model_name, batcher=batcher,
         sessions=SessionStore(settings.session_turns, settings.session_max_age_s, settings.max_sessions),
         store=ConversationStore(settings.database), rate_limiter=RateLimiter(),
-        api_key=settings.resolved_api_key())
+        api_key=settings.resolved_api_key(), metrics=metrics)
     app.register_blueprint(api)
+
+    @app.before_request
+    def _start_clock():
+        g.started = time.perf_counter()
+
+    @app.get("/metrics")
+    def prometheus_metrics():
+        return Response(metrics.render(), mimetype=CONTENT_TYPE)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -96,8 +113,12 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
         return send_from_directory(STATIC, name)
 
     @app.after_request
-    def _security_headers(response):
+    def _security_headers_and_metrics(response):
         response.headers.update(SECURITY_HEADERS)
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.requests.labels(endpoint, str(response.status_code)).inc()
+        if "started" in g:
+            metrics.latency.labels(endpoint).observe(time.perf_counter() - g.started)
         return response
 
     return app

@@ -56,6 +56,15 @@ class Decoder:
         ids = tf.TensorSpec([None, None], tf.int32)
         self._sample = tf.function(self._sample_graph, input_signature=[ids, _KNOB_SPECS], jit_compile=xla)
         self._beams: dict[int, tf.types.experimental.GenericFunction] = {}
+        self._compiled: set[tuple] = set()
+
+    @property
+    def compilations(self) -> int:
+        """Graphs built so far: one per graph without XLA (any shape), one per graph and input shape with it."""
+        return len(self._compiled)
+
+    def _note_compilation(self, graph: str, ids: np.ndarray) -> None:
+        self._compiled.add((graph, ids.shape) if self.xla else (graph,))
 
     def batch_size_for(self, rows: int) -> int:
         """The batch size that ``rows`` questions are decoded at: with XLA the next compiled size, else ``rows``."""
@@ -84,7 +93,9 @@ class Decoder:
         if width not in self._beams:
             self._beams[width] = tf.function(lambda ids, k: self._beam_graph(ids, k, width), jit_compile=self.xla,
                                              input_signature=[tf.TensorSpec([None, None], tf.int32), _KNOB_SPECS])
-        outputs = self._beams[width](tf.constant(self._fixed_shape(encoder_ids)), _knobs(options, greedy=False))
+        fixed = self._fixed_shape(encoder_ids)
+        self._note_compilation(f"beam{width}", fixed)
+        outputs = self._beams[width](tf.constant(fixed), _knobs(options, greedy=False))
         history, scores, lengths = (t.numpy()[:count * width] for t in outputs)
         return _best_first(_hypotheses(history, scores, lengths).reshape(count, width), options.num_answers)
 
@@ -93,7 +104,9 @@ class Decoder:
         (or its arg-max when ``greedy``); one graph serves both."""
         count = len(encoder_ids)
         repeated = np.repeat(encoder_ids, options.num_answers, axis=0)
-        outputs = self._sample(tf.constant(self._fixed_shape(repeated)), _knobs(options, greedy))
+        fixed = self._fixed_shape(repeated)
+        self._note_compilation("sample", fixed)
+        outputs = self._sample(tf.constant(fixed), _knobs(options, greedy))
         history, scores, lengths = (t.numpy()[:len(repeated)] for t in outputs)
         return _best_first(_hypotheses(history, scores, lengths).reshape(count, options.num_answers),
                            options.num_answers)

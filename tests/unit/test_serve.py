@@ -112,6 +112,23 @@ def test_a_store_failure_still_answers_and_is_counted(bot, tmp_path, monkeypatch
     assert state.sessions.context("u1")[0] == "question 3 about 3?"
 
 
+def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_path):
+    bot.warm_up(1)  # as the server does before it is ready
+    client, _ = make_client(bot, tmp_path)
+    for question in ("question 1 about 1?", "question 2 about 2?"):
+        assert client.post("/api/v1/question", json={"question": question}).status_code == 200
+    client.post("/api/v1/question", json={})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'deepqa_requests_total{endpoint="/api/v1/question",status="200"} 2.0' in text
+    assert 'deepqa_requests_total{endpoint="/api/v1/question",status="400"} 1.0' in text
+    assert "deepqa_batch_size_count 2.0" in text and "deepqa_decode_seconds_bucket" in text
+    assert 'deepqa_request_seconds_bucket{endpoint="/api/v1/question"' in text
+    assert "deepqa_queue_depth 0.0" in text and 'deepqa_model_info{architecture="lstm"' in text
+    assert "deepqa_compilations_after_ready 0.0" in text  # the tiny run's graphs were built before this app
+    client.post("/api/v1/question", json={"question": "hi", "decoding": {"beam_width": 7}})
+    assert "deepqa_compilations_after_ready 1.0" in client.get("/metrics").get_data(as_text=True)
+
+
 def test_unknown_paths_and_methods_are_json(bot, tmp_path):
     client, _ = make_client(bot, tmp_path)
     assert client.get("/api/v1/nothing").get_json()["error"]["code"] == "not_found"
