@@ -181,6 +181,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = load_deployment(load_config(resolve_run(args.run) / CONFIG_FILE), args.config, args.overrides,
                                os.environ).serve
     host, port = args.host or settings.host, args.port or settings.port
+    show_messages(json_lines=settings.log_format == "json")
     check_address_free(host, port)
     LOG.info(f"loading {args.run} and compiling generation for every batch size")
     app = app_for_run(args.run, args.weights, args.overrides, args.config, os.environ)

@@ -323,6 +323,8 @@ class ServeConfig(Settings):
     session_max_age_s: float = setting(1800.0, minimum=1.0)
     max_sessions: int = setting(10000, minimum=1)
     database: str = "save/conversations.sqlite3"
+    # text: one plain line a message; json: one JSON object a line, with a request id, and a line a request.
+    log_format: Literal["text", "json"] = "text"
 
     def resolved_api_key(self) -> str:
         """The API key: ``api_key`` (from the environment, say), else the first line of ``api_key_file``."""

@@ -4,9 +4,11 @@ command produces (a dataset path, a run directory, a report) stays on standard o
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
+import time
 
 ROOT = "deepqa"
 
@@ -37,14 +39,32 @@ def quiet_tensorflow() -> None:
         os.close(devnull)
 
 
-def show_messages(level: int = logging.INFO) -> None:
-    """Print deepqa's messages (and waitress') on standard error as plain lines; safe to call twice."""
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the fields a record carries in ``extra``
+    (``request_id``, ``status``, ...)."""
+
+    STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        entry.update({key: value for key, value in record.__dict__.items() if key not in self.STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def show_messages(level: int = logging.INFO, json_lines: bool = False) -> None:
+    """Print deepqa's messages (and waitress') on standard error, as plain lines or (``json_lines``) one JSON
+    object per line; calling it again switches the format."""
+    formatter = JsonLineFormatter() if json_lines else logging.Formatter("%(message)s")
     for name in (ROOT, "waitress"):
         logger = logging.getLogger(name)
-        if not any(getattr(handler, "deepqa", False) for handler in logger.handlers):
+        handler = next((h for h in logger.handlers if getattr(h, "deepqa", False)), None)
+        if handler is None:
             handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(message)s"))
             handler.deepqa = True
             logger.addHandler(handler)
+        handler.setFormatter(formatter)
         logger.setLevel(level)
         logger.propagate = False

@@ -13,7 +13,7 @@ import sqlite3
 import time
 from collections import defaultdict, deque
 from concurrent.futures import TimeoutError as FutureTimeout
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from deepqa.config import DecodeConfig, with_values
 from deepqa.errors import ConfigError
@@ -209,7 +209,7 @@ def question():
         exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
                                          state.model_name)
     except sqlite3.Error as exc:  # a full or broken disk: the answer still goes out, unrecorded
-        LOG.warning(f"an exchange could not be stored: {exc}")
+        LOG.warning(f"an exchange could not be stored: {exc}", extra={"request_id": g.get("request_id")})
         state.store_errors += 1
         state.metrics.store_errors.inc()
         exchange_id = None

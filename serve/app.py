@@ -6,7 +6,9 @@ threads; sessions live in memory, exchanges and feedback in SQLite; ``/metrics``
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -25,6 +27,7 @@ from serve.store import ConversationStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 PAGE_FILES = {"chat.js", "chat.css"}
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")  # a proxy's X-Request-Id is kept when it looks like one
 SECURITY_HEADERS = {
     # The page loads its script and style from this server only and talks only to it.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; "
@@ -87,6 +90,8 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     @app.before_request
     def _start_clock():
         g.started = time.perf_counter()
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.get("/metrics")
     def prometheus_metrics():
@@ -118,7 +123,12 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
         metrics.requests.labels(endpoint, str(response.status_code)).inc()
         if "started" in g:
-            metrics.latency.labels(endpoint).observe(time.perf_counter() - g.started)
+            seconds = time.perf_counter() - g.started
+            metrics.latency.labels(endpoint).observe(seconds)
+            response.headers["X-Request-Id"] = g.request_id
+            if settings.log_format == "json":
+                LOG.info("request", extra={"request_id": g.request_id, "method": request.method, "path": request.path,
+                                           "status": response.status_code, "ms": round(1000 * seconds, 2)})
         return response
 
     return app

@@ -38,3 +38,4 @@ def _application():
 
 
 application = _application()
+show_messages(json_lines=application.extensions["deepqa"].config.serve.log_format == "json")

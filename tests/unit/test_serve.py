@@ -129,6 +129,30 @@ def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_
     assert "deepqa_compilations_after_ready 1.0" in client.get("/metrics").get_data(as_text=True)
 
 
+def test_json_log_lines_carry_the_request_id(bot, tmp_path):
+    import io
+    import logging
+
+    from deepqa.log import show_messages
+
+    client, _ = make_client(bot, tmp_path, log_format="json")
+    show_messages(json_lines=True)
+    handler = next(h for h in logging.getLogger("deepqa").handlers if getattr(h, "deepqa", False))
+    stream = io.StringIO()
+    saved = handler.setStream(stream)
+    try:
+        reply = client.post("/api/v1/question", json={"question": "hi"}, headers={"X-Request-Id": "abc-123"})
+        minted = client.get("/api/v1/health").headers["X-Request-Id"]
+    finally:
+        handler.setStream(saved)
+        show_messages()
+    assert reply.headers["X-Request-Id"] == "abc-123" and len(minted) == 32
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert {"request_id": "abc-123", "path": "/api/v1/question", "status": 200, "message": "request"}.items() \
+        <= lines[0].items()
+    assert lines[1]["request_id"] == minted and lines[0]["level"] == "info" and lines[0]["time"].endswith("Z")
+
+
 def test_unknown_paths_and_methods_are_json(bot, tmp_path):
     client, _ = make_client(bot, tmp_path)
     assert client.get("/api/v1/nothing").get_json()["error"]["code"] == "not_found"
