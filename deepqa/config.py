@@ -308,6 +308,10 @@ class ServeConfig(Settings):
     host: str = "127.0.0.1"
     port: int = setting(8000, minimum=1, maximum=65535)
     threads: int = setting(16, minimum=1, maximum=1024)
+    # Beam widths a request may ask for (each compiled before the server is ready); empty: [decode] beam_width.
+    allowed_beam_widths: list[int] = setting([], separator=",")
+    # At most this many answers (and hybrid samples) a request may ask for.
+    max_num_answers: int = setting(4, minimum=1, maximum=64)
     # On SIGTERM or SIGINT: at most this long to answer the requests already received.
     shutdown_timeout_s: float = setting(30.0, minimum=0.0, maximum=3600.0)
     max_batch: int = setting(16, minimum=1, maximum=1024)
@@ -325,6 +329,17 @@ class ServeConfig(Settings):
     database: str = "save/conversations.sqlite3"
     # text: one plain line a message; json: one JSON object a line, with a request id, and a line a request.
     log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _widths_in_range(self) -> "ServeConfig":
+        bad = [width for width in self.allowed_beam_widths if not 1 <= width <= 64]
+        if bad:
+            raise ValueError(f"allowed_beam_widths must lie between 1 and 64, not {bad[0]}")
+        return self
+
+    def served_beam_widths(self, decode: "DecodeConfig") -> list[int]:
+        """The beam widths requests may use: ``allowed_beam_widths``, else the deployment's ``beam_width``."""
+        return sorted(set(self.allowed_beam_widths) or {decode.beam_width})
 
     def resolved_api_key(self) -> str:
         """The API key: ``api_key`` (from the environment, say), else the first line of ``api_key_file``."""

@@ -178,6 +178,21 @@ def _options(body: dict, base):
         options = _state().bot.check_options(with_values("decode", base, decoding))
     except ConfigError as exc:
         raise ApiError(400, "bad_decoding", str(exc).replace("[decode] ", "")) from None
+    return _served(options, base)
+
+
+def _served(options, base):
+    """``options``, refused when they would need a graph the server did not build before it was ready."""
+    serve = _state().config.serve
+    widths = serve.served_beam_widths(base)
+    uses_beam = options.mode == "hybrid" or (options.mode == "generate" and options.strategy == "beam")
+    if uses_beam and options.beam_width not in widths:
+        raise ApiError(400, "bad_decoding", f"beam_width {options.beam_width} is not served here; "
+                                            f"allowed: {', '.join(map(str, widths))} ([serve] allowed_beam_widths)")
+    for key in ("num_answers", "hybrid_samples"):
+        if getattr(options, key) > serve.max_num_answers:
+            raise ApiError(400, "bad_decoding", f"{key} may be at most {serve.max_num_answers} here "
+                                                f"([serve] max_num_answers)")
     return options
 
 

@@ -139,5 +139,6 @@ def app_for_run(run_dir: str | Path, weights: str = "best", overrides: Sequence[
     """The application for a trained run, loaded once with the deployment's settings (config file, environment,
     ``overrides``) and its generation compiled for every batch size before the first request."""
     bot = Chatbot.load(run_dir, weights, deployment, overrides, environ)
-    bot.warm_up(bot.config.serve.max_batch)
+    serve = bot.config.serve
+    bot.warm_up(serve.max_batch, serve.served_beam_widths(bot.config.decode), serve.max_num_answers)
     return create_app(bot.config, bot)

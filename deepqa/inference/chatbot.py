@@ -200,11 +200,21 @@ class Chatbot:
             scores = scores + generator_weight * self.likelihood.mmi_scores(questions, candidates, 1.0)
         return scores
 
-    def warm_up(self, max_batch: int) -> None:
-        """Compile generation for every batch size a server may see up to ``max_batch``, so that no request
-        waits for a compilation."""
-        for size in sorted({self.decoder.batch_size_for(rows) for rows in range(1, max_batch + 1)}):
-            self.reply_batch([("hello", None)] * size)
+    def warm_up(self, max_batch: int, beam_widths: Sequence[int] = (), max_answers: int = 1) -> None:
+        """Build every graph a server's requests can reach, so that none waits for a compilation: beam search
+        of each of ``beam_widths`` (and ``[decode] beam_width``) for every batch size up to ``max_batch``, the
+        sampling graph (greedy and sampling, hybrid's samples) for up to ``max_batch`` x ``max_answers`` rows,
+        and the ranker's towers."""
+        decode = self.config.decode.replace(mode="generate", num_answers=1)
+        question = self.encode_turns("hello")
+        sizes = lambda rows: sorted({self.decoder.batch_size_for(n) for n in range(1, rows + 1)})  # noqa: E731
+        for size in sizes(max_batch):
+            for width in sorted(set(beam_widths) | {decode.beam_width}):
+                self.decoder.generate(pad_rows([question] * size), decode.replace(strategy="beam", beam_width=width))
+        for size in sizes(max_batch * max_answers):
+            self.decoder.generate(pad_rows([question] * size), decode.replace(strategy="greedy"))
+        if self.ranker is not None:
+            self.reply_batch([("hello", None)], self.config.decode.replace(mode="hybrid", num_answers=1))
 
     def reply(self, question: str, context: Sequence[str] | None = None, **decoding) -> Reply:
         """The reply to ``question`` (after ``context``, the previous turns); ``decoding`` overrides ``[decode]``."""

@@ -42,7 +42,7 @@ def make_client(bot, tmp_path, **serve):
 
 
 def test_question_answer_and_deepqa2_message(bot, tmp_path):
-    client, _ = make_client(bot, tmp_path)
+    client, _ = make_client(bot, tmp_path, allowed_beam_widths=[3, 4])
     reply = client.post("/api/v1/question", json={"question": "question 3 about 3?"})
     assert reply.status_code == 200
     body = reply.get_json()
@@ -113,8 +113,8 @@ def test_a_store_failure_still_answers_and_is_counted(bot, tmp_path, monkeypatch
 
 
 def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_path):
-    bot.warm_up(1)  # as the server does before it is ready
-    client, _ = make_client(bot, tmp_path)
+    bot.warm_up(1, [2, 4], 2)  # as the server does before it is ready
+    client, _ = make_client(bot, tmp_path, allowed_beam_widths=[2, 4], max_num_answers=2, max_batch=1)
     for question in ("question 1 about 1?", "question 2 about 2?"):
         assert client.post("/api/v1/question", json={"question": question}).status_code == 200
     client.post("/api/v1/question", json={})
@@ -124,9 +124,13 @@ def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_
     assert "deepqa_batch_size_count 2.0" in text and "deepqa_decode_seconds_bucket" in text
     assert 'deepqa_request_seconds_bucket{endpoint="/api/v1/question"' in text
     assert "deepqa_queue_depth 0.0" in text and 'deepqa_model_info{architecture="lstm"' in text
-    assert "deepqa_compilations_after_ready 0.0" in text  # the tiny run's graphs were built before this app
-    client.post("/api/v1/question", json={"question": "hi", "decoding": {"beam_width": 7}})
-    assert "deepqa_compilations_after_ready 1.0" in client.get("/metrics").get_data(as_text=True)
+    for decoding in ({"beam_width": 2}, {"beam_width": 4, "num_answers": 2}, {"strategy": "greedy"},
+                     {"strategy": "sample", "num_answers": 2}):
+        assert client.post("/api/v1/question", json={"question": "hi", "decoding": decoding}).status_code == 200
+    assert "deepqa_compilations_after_ready 0.0" in client.get("/metrics").get_data(as_text=True)
+    for decoding, words in (({"beam_width": 7}, "not served here"), ({"num_answers": 3}, "at most 2")):
+        refused = client.post("/api/v1/question", json={"question": "hi", "decoding": decoding})
+        assert refused.status_code == 400 and words in refused.get_json()["error"]["message"]
 
 
 def test_json_log_lines_carry_the_request_id(bot, tmp_path):
