@@ -102,7 +102,9 @@ def test_real_server_answers_over_http(run, tmp_path):
             thread.join()
         assert results == [200] * 12
         with urllib.request.urlopen(server.url + "/", timeout=10) as page:
-            assert b"/api/v1/question" in page.read()
+            assert b'src="/static/chat.js"' in page.read()
+        with urllib.request.urlopen(server.url + "/static/chat.js", timeout=10) as script:
+            assert b"/api/v1/question" in script.read()
     finally:
         server.stop()
 
@@ -236,21 +238,27 @@ def test_sigterm_under_traffic_answers_and_stores_every_request_received(run, tm
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
-def test_chat_page_in_headless_chromium(run, tmp_path):
+def headless_chromium(tmp_path):
+    """Debian's Chromium, headless, with a profile of its own and nothing fetched from outside."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"))
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  f"--user-data-dir={tmp_path / 'chromium'}"):
         options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
+def test_chat_page_in_headless_chromium(run, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"))
+    browser = headless_chromium(tmp_path)
     try:
         browser.get(server.url + "/")
         for count, question in enumerate(("question 1 about 1?", "question 2 about 2?"), start=1):
@@ -288,18 +296,11 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
 def test_chat_page_asks_for_the_api_key_once(run, tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"), {**ENV, "DEEPQA_SERVE_API_KEY": "s3cret"})
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 f"--user-data-dir={tmp_path / 'chromium'}"):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    browser = headless_chromium(tmp_path)
     try:
         browser.get(server.url + "/")
         for count, question in enumerate(("question 1 about 1?", "question 2 about 2?"), start=1):
