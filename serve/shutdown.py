@@ -1,5 +1,7 @@
-"""Serving with a drained shutdown: on SIGTERM or SIGINT the server stops accepting connections, answers
-every request it has already received, closes the store and exits 0, within ``[serve] shutdown_timeout_s``."""
+"""The WSGI server of ``deepqa serve``: waitress with a drained shutdown (on SIGTERM or SIGINT it stops
+accepting connections, answers every request it has already received, closes the store and exits 0, within
+``[serve] shutdown_timeout_s``) and its own errors (oversize body, bad request line or headers) in the API's
+JSON form."""
 
 from __future__ import annotations
 
@@ -10,13 +12,36 @@ import threading
 import time
 from typing import Callable
 
+import json
+
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.task import ErrorTask
 
 from deepqa.log import get_logger
 
 LOG = get_logger(__name__)
+
+
+class JsonErrorTask(ErrorTask):
+    """waitress' answer to a request it cannot parse, as ``{"error": {"code", "message"}}`` JSON."""
+
+    def execute(self):
+        error = self.request.error
+        code = {400: "bad_request", 413: "body_too_large", 431: "headers_too_large"}.get(error.code, "http_error")
+        body = json.dumps({"error": {"code": code, "message": f"{error.reason}: {error.body}"}}).encode("utf-8")
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):
+    """A connection whose parse errors are answered by :class:`JsonErrorTask`."""
+
+    error_task_class = JsonErrorTask
 
 
 class _Drained(Exception):
@@ -30,6 +55,7 @@ class DrainingServer:
                  on_drained: Callable[[], None]):
         self.server = waitress.create_server(app, host=host, port=port, threads=threads, ident="deepqa",
                                              max_request_body_size=max_body_bytes)
+        self.server.channel_class = JsonErrorChannel
         self.timeout_s, self.on_drained = timeout_s, on_drained
         self.stopping = False
         # Under load waitress warns of its task queue on every request; the batcher's queue is the one to watch.

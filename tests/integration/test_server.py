@@ -109,6 +109,33 @@ def test_real_server_answers_over_http(run, tmp_path):
         server.stop()
 
 
+def raw_request(port, data: bytes) -> tuple[int, str, bytes]:
+    """Send raw bytes; the status, content type and body of the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(data)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers.get("Content-Type", ""), body
+
+
+def test_the_wsgi_servers_own_errors_are_json(run, tmp_path):
+    server = Server(deepqa_serve(run, tmp_path / "db.sqlite3", "--set", "serve.max_body_bytes=1024"))
+    try:
+        oversize = (b"POST /api/v1/question HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 5000\r\n\r\n" + b"x" * 5000)
+        bad_header = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n"
+        for data, status in ((oversize, 413), (bad_header, 400)):
+            code, content_type, body = raw_request(server.port, data)
+            assert code == status and content_type == "application/json", body
+            assert json.loads(body)["error"]["message"]
+    finally:
+        server.stop()
+
+
 def test_wsgi_application_under_waitress_serve(run, tmp_path):
     env = {**ENV, "DEEPQA_RUN": str(run), "DEEPQA_SET": f"serve.database={tmp_path / 'db.sqlite3'}; decode.strategy=greedy"}
     server = Server(waitress_serve, env)
