@@ -323,6 +323,10 @@ class ServeConfig(Settings):
     api_key: str = setting("", secret=True)
     api_key_file: str = ""
     rate_limit_per_minute: int = setting(0, minimum=0)
+    # With an API key: failed attempts per minute and client address before it is refused with 429 (0: no limit).
+    failed_key_limit_per_minute: int = setting(10, minimum=0)
+    # Reverse proxies in front of the server whose X-Forwarded-For is trusted for the client address (0: none).
+    trusted_proxies: int = setting(0, minimum=0, maximum=16)
     session_turns: int = setting(6, minimum=0)
     session_max_age_s: float = setting(1800.0, minimum=1.0)
     max_sessions: int = setting(10000, minimum=1)

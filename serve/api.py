@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import re
 import sqlite3
+import threading
 import time
 from collections import defaultdict, deque
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -57,29 +58,48 @@ def _authorize_and_limit():
     settings = state.config.serve
     if request.endpoint in OPEN_ENDPOINTS:
         return
+    client = request.remote_addr or "unknown"
     if state.api_key:
+        limit = settings.failed_key_limit_per_minute
+        if limit and state.failed_keys.exceeded(client, limit):
+            raise ApiError(429, "rate_limited", f"more than {limit} failed API keys in a minute from this client")
         header = request.headers.get("Authorization", "")
         token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
         if not hmac.compare_digest(token.encode(), state.api_key.encode()):
+            state.failed_keys.add(client)
             raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <api key>' header is required")
     if settings.rate_limit_per_minute:
-        state.rate_limiter.check(request.remote_addr or "unknown", settings.rate_limit_per_minute)
+        state.rate_limiter.check(client, settings.rate_limit_per_minute)
 
 
 class RateLimiter:
-    """Requests per client address over the last minute."""
+    """Events per client address over the last minute (requests, or failed API keys); thread-safe."""
 
     def __init__(self):
         self._seen: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def exceeded(self, client: str, limit: int) -> bool:
+        """Whether ``client`` has reached ``limit`` in the last minute."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(client)
+            while seen and now - seen[0] > 60:
+                seen.popleft()
+            if seen is not None and not seen:
+                del self._seen[client]  # idle clients are forgotten
+            return bool(seen) and len(seen) >= limit
+
+    def add(self, client: str) -> None:
+        """Count one event of ``client``."""
+        with self._lock:
+            self._seen[client].append(time.monotonic())
 
     def check(self, client: str, limit: int) -> None:
-        now = time.monotonic()
-        seen = self._seen[client]
-        while seen and now - seen[0] > 60:
-            seen.popleft()
-        if len(seen) >= limit:
+        """Count a request of ``client``, refused with 429 beyond ``limit`` in a minute."""
+        if self.exceeded(client, limit):
             raise ApiError(429, "rate_limited", f"more than {limit} requests in a minute from this client")
-        seen.append(now)
+        self.add(client)
 
 
 def nesting_depth(raw: bytes) -> int:

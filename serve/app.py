@@ -15,6 +15,7 @@ from typing import Mapping, Sequence
 
 from flask import Flask, Response, g, request, send_from_directory
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from deepqa.inference.chatbot import Chatbot
 from deepqa.log import get_logger
@@ -50,6 +51,7 @@ class ServingState:
     sessions: SessionStore
     store: ConversationStore
     rate_limiter: RateLimiter
+    failed_keys: RateLimiter
     api_key: str
     metrics: ServingMetrics
     store_errors: int = 0
@@ -83,9 +85,11 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     app.extensions["deepqa"] = ServingState(
         config=config, bot=bot, model_name=model_name, batcher=batcher,
         sessions=SessionStore(settings.session_turns, settings.session_max_age_s, settings.max_sessions),
-        store=ConversationStore(settings.database), rate_limiter=RateLimiter(),
+        store=ConversationStore(settings.database), rate_limiter=RateLimiter(), failed_keys=RateLimiter(),
         api_key=settings.resolved_api_key(), metrics=metrics)
     app.register_blueprint(api)
+    if settings.trusted_proxies:  # the client address from X-Forwarded-For, as far as the proxies are trusted
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)
 
     @app.before_request
     def _start_clock():

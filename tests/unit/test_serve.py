@@ -185,6 +185,27 @@ def test_api_key_and_rate_limit(bot, tmp_path):
     assert limited.status_code == 429 and limited.get_json()["error"]["code"] == "rate_limited"
 
 
+def test_failed_api_keys_are_limited_per_client(bot, tmp_path):
+    client, _ = make_client(bot, tmp_path, api_key="s3cret", failed_key_limit_per_minute=3)
+    wrong, good = {"Authorization": "Bearer nope"}, {"Authorization": "Bearer s3cret"}
+    assert [client.get("/api/v1/ready", headers=wrong).status_code for _ in range(3)] == [401, 401, 401]
+    blocked = client.get("/api/v1/ready", headers=good)
+    assert blocked.status_code == 429 and "failed API keys" in blocked.get_json()["error"]["message"]
+    other = {"REMOTE_ADDR": "10.0.0.9"}
+    assert client.get("/api/v1/ready", headers=good, environ_base=other).status_code == 200
+
+
+def test_client_address_from_trusted_proxies_only(bot, tmp_path):
+    forwarded = lambda address: {"X-Forwarded-For": address}  # noqa: E731
+    direct, _ = make_client(bot, tmp_path, rate_limit_per_minute=1)
+    assert direct.get("/api/v1/ready", headers=forwarded("1.1.1.1")).status_code == 200
+    assert direct.get("/api/v1/ready", headers=forwarded("2.2.2.2")).status_code == 429  # the header is not trusted
+    proxied, _ = make_client(bot, tmp_path, rate_limit_per_minute=1, trusted_proxies=1)
+    assert proxied.get("/api/v1/ready", headers=forwarded("1.1.1.1")).status_code == 200
+    assert proxied.get("/api/v1/ready", headers=forwarded("2.2.2.2")).status_code == 200
+    assert proxied.get("/api/v1/ready", headers=forwarded("1.1.1.1")).status_code == 429
+
+
 def test_sessions_carry_context(bot, tmp_path):
     client, app = make_client(bot, tmp_path)
     client.post("/api/v1/question", json={"question": "question 1 about 1?", "session_id": "s1"})
