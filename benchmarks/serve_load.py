@@ -2,8 +2,9 @@
 kept-alive connection) for a fixed time, with request batching on and off in the same run. Prints one
 JSON line: requests per second, p50 and p99 latency, errors, the mean batch, and the server's peak
 memory; beside them, the replies per second and CPU time per reply of the decoder alone (no HTTP) one
-question and 16 questions at a time, the most batching could gain on this machine. Targets with 16
-clients: batching at least 3× the requests per second of no batching, zero errors, p99 under 1 s for
+question and 16 questions at a time, the most batching could gain on this machine; and, on the batching
+server, an attack of 12 clients with distinct unusual decoding values beside 4 normal clients (the normal
+clients' p99, and the server's memory growth). Targets with 16 clients: batching at least 3× the requests per second of no batching, zero errors, p99 under 1 s for
 the `quick` model.
 
     python -m benchmarks.serve_load [--quick] [--run RUN_DIR] [--strategy greedy|beam|sample]
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -67,14 +69,51 @@ def untrained_quick_run(folder: Path, data_dir: Path) -> Path:
     return run_dir
 
 
-def _peak_rss_mib(pid: int) -> float:
+def _rss_mib(pid: int, field: str = "VmHWM") -> float:
+    """The process' peak (``VmHWM``) or current (``VmRSS``) resident memory in MiB."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass
     return 0.0
+
+
+UNUSUAL = [{"beam_width": width, "temperature": 0.3 + width / 10, "top_k": width * 7, "num_answers": 1}
+           for width in range(5, 17)]
+
+
+def attack(url: str, seconds: float, pid: int) -> dict:
+    """12 hostile clients, each sending a distinct unusual decoding (beam widths 5 to 16, odd temperatures and
+    top_k), beside 4 normal clients: the normal clients' p99, how the hostile requests were answered, and
+    how much the server's memory grew."""
+    before = _rss_mib(pid, "VmRSS")
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hostile(decoding: dict):
+        while not stop.is_set():
+            request = urllib.request.Request(url, data=json.dumps({"question": "hello", "decoding": decoding}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=60) as reply:
+                    statuses.append(reply.status)
+            except urllib.error.HTTPError as error:
+                statuses.append(error.code)
+            except OSError:
+                statuses.append(0)
+
+    threads = [threading.Thread(target=hostile, args=(d,)) for d in UNUSUAL]
+    for thread in threads:
+        thread.start()
+    normal = drive(url, 4, seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return {"normal_clients_4": normal, "hostile_requests": len(statuses),
+            "hostile_statuses": {str(code): statuses.count(code) for code in sorted(set(statuses))},
+            "memory_growth_mib": round(_rss_mib(pid, "VmRSS") - before, 1)}
 
 
 class Client:
@@ -166,7 +205,9 @@ def measure(run_dir: Path, database: Path, batching: bool, seconds: float, decod
         after = _ready(url)
         result["clients_16"]["mean_batch"] = round((after["questions"] - before["questions"])
                                                    / max(after["batches"] - before["batches"], 1), 2)
-        result["server_peak_mib"] = _peak_rss_mib(server.pid)
+        if batching:
+            result["attack"] = attack(url, seconds, server.pid)
+        result["server_peak_mib"] = _rss_mib(server.pid)
         return result
     finally:
         server.terminate()
@@ -229,7 +270,8 @@ def main() -> None:
                       "seconds_per_figure": seconds, "batching": batched,
                       "no_batching": unbatched, "ratio_16_clients": round(ratio, 2),
                       "decoder_alone": alone, "cpu_cores": os.cpu_count(),
-                      "targets": {"ratio_16_clients": ">= 3", "errors": 0, "p99_ms_16_clients": "< 1000"}}))
+                      "targets": {"ratio_16_clients": ">= 3", "errors": 0, "p99_ms_16_clients": "< 1000",
+                                  "attack_normal_p99_ms": "< 1000", "attack_memory_growth_mib": "< 50"}}))
 
 
 if __name__ == "__main__":
