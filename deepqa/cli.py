@@ -299,8 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", parents=[_run_options()], help="serve a trained run over HTTP (API and chat page)",
         description="Serve a trained run with a production WSGI server (waitress): POST /api/v1/question, "
-                    "/api/v1/feedback, GET /api/v1/health, /api/v1/model, /api/v1/openapi.json, and a chat page at /. "
-                    "Concurrent questions are decoded in batches; every exchange is stored in [serve] database.",
+                    "/api/v1/feedback, GET /api/v1/health (liveness), /api/v1/ready, /api/v1/model, "
+                    "/api/v1/openapi.json, /metrics (Prometheus), and a chat page at /. Every graph a request can "
+                    "reach is compiled before the server answers; concurrent questions are decoded in batches; every "
+                    "exchange is stored in [serve] database. SIGTERM or Ctrl-C drains: requests already received "
+                    "are answered before it exits.",
     )
     serve.add_argument("--host", help="address to listen on (default: [serve] host, 127.0.0.1)")
     serve.add_argument("--port", type=port_number, help="port, 1 to 65535 (default: [serve] port, 8000)")
