@@ -305,4 +305,7 @@ def model():
 
 @api.get("/openapi.json")
 def openapi():
-    return jsonify(openapi_document())
+    state = _state()
+    serve = state.config.serve
+    widths = serve.served_beam_widths(state.bot.config.decode) if state.bot is not None else None
+    return jsonify(openapi_document(widths, serve.max_num_answers))

@@ -12,12 +12,18 @@ ERROR = {"type": "object", "required": ["error"], "properties": {"error": {
 SCHEMA_KEYS = ("type", "minimum", "maximum", "enum", "description")
 
 
-def decoding_schema() -> dict:
-    """The ``decoding`` object: each key a request may set, typed and bounded as ``[decode]`` declares it."""
+def decoding_schema(beam_widths: list[int] | None = None, max_num_answers: int | None = None) -> dict:
+    """The ``decoding`` object: each key a request may set, typed and bounded as ``[decode]`` declares it, and
+    narrowed to what a server serves (its beam widths, its most answers) when those are given."""
     fields = DecodeConfig.model_json_schema()["properties"]
     properties = {key: {name: value for name, value in fields[key].items() if name in SCHEMA_KEYS}
                   for key in DecodeConfig.request_keys()}
     properties["strategy"] = {"type": "string", "enum": STRATEGIES.names()}
+    if beam_widths:
+        properties["beam_width"] = {"type": "integer", "enum": beam_widths}
+    if max_num_answers:
+        for key in ("num_answers", "hybrid_samples"):
+            properties[key]["maximum"] = min(properties[key].get("maximum", max_num_answers), max_num_answers)
     return {"type": "object", "additionalProperties": False, "properties": properties}
 
 
@@ -29,12 +35,13 @@ def _json(schema: dict, description: str = "ok") -> dict:
     return {"200": {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
-def openapi_document() -> dict:
-    """The API described in OpenAPI 3.0."""
+def openapi_document(beam_widths: list[int] | None = None, max_num_answers: int | None = None) -> dict:
+    """The API described in OpenAPI 3.0 (with a server's served beam widths and most answers when given)."""
     question = {"type": "object", "properties": {
         "question": {"type": "string", "minLength": 1}, "message": {"type": "string", "minLength": 1},
-        "context": {"type": "array", "items": {"type": "string"}}, "session_id": {"type": "string"},
-        "decoding": decoding_schema()}}
+        "context": {"type": "array", "items": {"type": "string"}},
+        "session_id": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9._:@-]+$"},
+        "decoding": decoding_schema(beam_widths, max_num_answers)}}
     answer = {"type": "object", "required": ["answer", "exchange_id", "model", "latency_ms"], "properties": {
         "answer": {"type": "string"}, "exchange_id": {"type": "string"}, "model": {"type": "string"},
         "latency_ms": {"type": "number"},

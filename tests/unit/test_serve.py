@@ -128,6 +128,9 @@ def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_
                      {"strategy": "sample", "num_answers": 2}):
         assert client.post("/api/v1/question", json={"question": "hi", "decoding": decoding}).status_code == 200
     assert "deepqa_compilations_after_ready 0.0" in client.get("/metrics").get_data(as_text=True)
+    schema = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/question"]["post"]["requestBody"]
+    decoding = schema["content"]["application/json"]["schema"]["properties"]["decoding"]["properties"]
+    assert decoding["beam_width"]["enum"] == [2, 4] and decoding["num_answers"]["maximum"] == 2
     for decoding, words in (({"beam_width": 7}, "not served here"), ({"num_answers": 3}, "at most 2")):
         refused = client.post("/api/v1/question", json={"question": "hi", "decoding": decoding})
         assert refused.status_code == 400 and words in refused.get_json()["error"]["message"]
