@@ -331,6 +331,8 @@ class ServeConfig(Settings):
     session_max_age_s: float = setting(1800.0, minimum=1.0)
     max_sessions: int = setting(10000, minimum=1)
     database: str = "save/conversations.sqlite3"
+    # Exchanges older than this many days are deleted with their feedback (0: kept for ever).
+    keep_days: float = setting(0.0, minimum=0.0)
     # text: one plain line a message; json: one JSON object a line, with a request id, and a line a request.
     log_format: Literal["text", "json"] = "text"
 

@@ -85,7 +85,7 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     app.extensions["deepqa"] = ServingState(
         config=config, bot=bot, model_name=model_name, batcher=batcher,
         sessions=SessionStore(settings.session_turns, settings.session_max_age_s, settings.max_sessions),
-        store=ConversationStore(settings.database), rate_limiter=RateLimiter(), failed_keys=RateLimiter(),
+        store=ConversationStore(settings.database, settings.keep_days), rate_limiter=RateLimiter(), failed_keys=RateLimiter(),
         api_key=settings.resolved_api_key(), metrics=metrics)
     app.register_blueprint(api)
     if settings.trusted_proxies:  # the client address from X-Forwarded-For, as far as the proxies are trusted

@@ -1,4 +1,6 @@
-"""Every exchange and its feedback, in SQLite (WAL mode): committed rows survive a killed server."""
+"""Every exchange and its feedback, in SQLite (WAL mode): committed rows survive a killed server. The schema
+carries its version (``PRAGMA user_version``); a database written by a newer deepqa is refused, not changed.
+Exchanges older than ``keep_days`` are deleted, with their feedback, at start and every hour."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
+from deepqa.errors import DatasetError
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (
     id TEXT PRIMARY KEY, time REAL NOT NULL, session TEXT, question TEXT NOT NULL, context TEXT NOT NULL,
@@ -16,23 +20,51 @@ CREATE TABLE IF NOT EXISTS exchanges (
 CREATE TABLE IF NOT EXISTS feedback (
     exchange_id TEXT NOT NULL REFERENCES exchanges(id), time REAL NOT NULL, rating INTEGER NOT NULL, comment TEXT);
 CREATE INDEX IF NOT EXISTS feedback_exchange ON feedback(exchange_id);
+CREATE INDEX IF NOT EXISTS exchanges_time ON exchanges(time);
 """
+SCHEMA_VERSION = 1
+PURGE_EVERY_S = 3600
 
 
 class ConversationStore:
     """A small thread-safe wrapper around one SQLite connection."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, keep_days: float = 0.0):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        version = self._connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._connection.close()
+            raise DatasetError(f"the database {str(path)!r} has schema version {version}, newer than this deepqa's "
+                               f"{SCHEMA_VERSION}: use a newer deepqa or another [serve] database")
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.executescript(SCHEMA)
+        self._connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._lock = threading.Lock()
+        self.keep_days, self._purged_at = keep_days, 0.0
+        self.purge()
+
+    def purge(self, now: float | None = None) -> int:
+        """Delete the exchanges older than ``keep_days`` (0: keep all) and their feedback; how many."""
+        now = time.time() if now is None else now
+        self._purged_at = now
+        if not self.keep_days:
+            return 0
+        cutoff = now - 86400 * self.keep_days
+        with self._lock:
+            self._connection.execute("BEGIN")
+            self._connection.execute("DELETE FROM feedback WHERE exchange_id IN (SELECT id FROM exchanges WHERE time < ?)",
+                                     (cutoff,))
+            deleted = self._connection.execute("DELETE FROM exchanges WHERE time < ?", (cutoff,)).rowcount
+            self._connection.execute("COMMIT")
+        return deleted
 
     def record(self, session: str | None, question: str, context: list[str], answer: str, decoding: dict,
                latency_ms: float, model: str) -> str:
         """Store one exchange; returns its id."""
+        if self.keep_days and time.time() - self._purged_at > PURGE_EVERY_S:
+            self.purge()
         exchange_id = uuid.uuid4().hex
         with self._lock:
             self._connection.execute(

@@ -252,6 +252,30 @@ def test_feedback_store_and_export_round_trip(bot, tmp_path, monkeypatch):
     assert prepare(config, tmp_path / "retrain")["pairs"]["kept"] == 2
 
 
+def test_store_keeps_days_and_knows_its_schema_version(tmp_path):
+    import sqlite3
+    import time
+
+    from deepqa.errors import DatasetError
+
+    path = tmp_path / "db.sqlite3"
+    store = ConversationStore(path, keep_days=2)
+    old = store.record(None, "old?", [], "yes", {}, 1.0, "m")
+    new = store.record(None, "new?", [], "yes", {}, 1.0, "m")
+    store.add_feedback(old, 1, None)
+    store._connection.execute("UPDATE exchanges SET time = ? WHERE id = ?", (time.time() - 3 * 86400, old))
+    assert store.purge() == 1
+    assert [row["id"] for row in store.exchanges()] == [new]
+    assert store._connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+    store.close()
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
+    connection.execute("PRAGMA user_version = 99")
+    connection.close()
+    with pytest.raises(DatasetError, match="newer than this deepqa"):
+        ConversationStore(path)
+
+
 def test_batched_answers_equal_unbatched(bot, tmp_path):
     client, _ = make_client(bot, tmp_path, max_batch=8, max_wait_ms=200)
     questions = [f"question {i} about {i % 5}?" for i in range(8)]
