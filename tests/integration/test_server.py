@@ -265,6 +265,18 @@ def test_sigterm_under_traffic_answers_and_stores_every_request_received(run, tm
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 
+def ask_on_page(browser, question: str, count: int, after_sending=None) -> None:
+    """Type and send a question on the chat page, then wait for the page's ``count``-th reply."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.find_element(By.ID, "question").send_keys(question)
+    browser.find_element(By.ID, "send").click()
+    if after_sending is not None:
+        after_sending(browser)
+    WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+
+
 def headless_chromium(tmp_path):
     """Debian's Chromium, headless, with a profile of its own and nothing fetched from outside."""
     from selenium import webdriver
@@ -289,9 +301,7 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
     try:
         browser.get(server.url + "/")
         for count, question in enumerate(("question 1 about 1?", "question 2 about 2?"), start=1):
-            browser.find_element(By.ID, "question").send_keys(question)
-            browser.find_element(By.ID, "send").click()
-            WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+            ask_on_page(browser, question, count)
         bot_turn = browser.find_elements(By.CSS_SELECTOR, ".turn.bot")[0]
         bot_turn.find_element(By.CSS_SELECTOR, "button.rate").click()
         WebDriverWait(browser, 30).until(lambda b: bot_turn.get_attribute("data-rated") == "1")
@@ -300,9 +310,7 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
         assert "model tiny" in browser.find_element(By.ID, "model").text
         # A long conversation scrolls inside the page and follows the newest message.
         for count in range(3, 15):
-            browser.find_element(By.ID, "question").send_keys(f"question {count} about 1?")
-            browser.find_element(By.ID, "send").click()
-            WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+            ask_on_page(browser, f"question {count} about 1?", count)
         log_box = browser.find_element(By.ID, "log")
         viewport = browser.execute_script("return window.innerHeight")
         assert log_box.size["height"] <= viewport
@@ -324,25 +332,27 @@ def test_chat_page_in_headless_chromium(run, tmp_path):
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="Debian's chromium and chromium-driver are not installed")
 def test_chat_page_asks_for_the_api_key_once(run, tmp_path):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     server = Server(deepqa_serve(run, tmp_path / "db.sqlite3"), {**ENV, "DEEPQA_SERVE_API_KEY": "s3cret"})
     browser = headless_chromium(tmp_path)
     try:
         browser.get(server.url + "/")
         for count, question in enumerate(("question 1 about 1?", "question 2 about 2?"), start=1):
-            browser.find_element(By.ID, "question").send_keys(question)
-            browser.find_element(By.ID, "send").click()
-            if count == 1:
-                WebDriverWait(browser, 30).until(lambda b: _alert(b))
-                prompt = browser.switch_to.alert
-                prompt.send_keys("s3cret")
-                prompt.accept()
-            WebDriverWait(browser, 90).until(lambda b: len(b.find_elements(By.CSS_SELECTOR, ".turn.bot")) == count)
+            ask_on_page(browser, question, count, give_key if count == 1 else None)
         assert not browser.find_element(By.ID, "error").text
     finally:
         browser.quit()
         server.stop()
+
+
+def give_key(browser):
+    """Answer the page's prompt for the API key."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 30).until(lambda b: _alert(b))
+    prompt = browser.switch_to.alert
+    prompt.send_keys("s3cret")
+    prompt.accept()
 
 
 def _alert(browser):
