@@ -6,7 +6,6 @@ JSON form."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -44,8 +43,21 @@ class JsonErrorChannel(HTTPChannel):
     error_task_class = JsonErrorTask
 
 
-class _Drained(Exception):
-    """Raised in the main thread to end the server's loop once every received request is answered."""
+class _ClosingResponse:
+    """A WSGI response that calls ``done`` once the server has closed it (the answer is written)."""
+
+    def __init__(self, response, done: Callable[[], None]):
+        self.response, self.done = response, done
+
+    def __iter__(self):
+        return iter(self.response)
+
+    def close(self) -> None:
+        try:
+            if hasattr(self.response, "close"):
+                self.response.close()
+        finally:
+            self.done()
 
 
 class DrainingServer:
@@ -53,11 +65,12 @@ class DrainingServer:
 
     def __init__(self, app, host: str, port: int, threads: int, max_body_bytes: int, timeout_s: float,
                  on_drained: Callable[[], None]):
-        self.server = waitress.create_server(app, host=host, port=port, threads=threads, ident="deepqa",
-                                             max_request_body_size=max_body_bytes)
+        self.in_flight, self._count_lock = 0, threading.Lock()
+        self.server = waitress.create_server(self._counted(app), host=host, port=port, threads=threads,
+                                             ident="deepqa", max_request_body_size=max_body_bytes)
         self.server.channel_class = JsonErrorChannel
         self.timeout_s, self.on_drained = timeout_s, on_drained
-        self.stopping = False
+        self.stopping, self.drained = False, threading.Event()
         # Under load waitress warns of its task queue on every request; the batcher's queue is the one to watch.
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
@@ -65,20 +78,36 @@ class DrainingServer:
         """Serve until SIGTERM or SIGINT, then drain."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._stop)
-        signal.signal(signal.SIGUSR1, self._end_loop)
+        adjustments = self.server.adj
         try:
-            self.server.run()
-        except _Drained:
-            pass
+            while not self.drained.is_set():  # one pass of the event loop at a time, to see when to end
+                wasyncore.loop(timeout=adjustments.asyncore_loop_timeout, map=self.server._map,
+                               use_poll=adjustments.asyncore_use_poll, count=1)
         finally:
             self.server.task_dispatcher.shutdown()
             wasyncore.close_all(self.server._map)
             self.on_drained()
 
+    def _counted(self, app):
+        """``app``, counting the requests it is answering (until waitress closes their response)."""
+        def counted(environ, start_response):
+            with self._count_lock:
+                self.in_flight += 1
+            try:
+                return _ClosingResponse(app(environ, start_response), self._finished)
+            except BaseException:
+                self._finished()
+                raise
+        return counted
+
+    def _finished(self) -> None:
+        with self._count_lock:
+            self.in_flight -= 1
+
     def busy(self) -> bool:
-        """Whether a received request is still being answered or its answer still being sent."""
+        """Whether a received request is still being answered or an answer still being sent."""
         channels = [channel for channel in list(self.server._map.values()) if isinstance(channel, HTTPChannel)]
-        return any(channel.requests or channel.total_outbufs_len for channel in channels)
+        return self.in_flight > 0 or any(channel.total_outbufs_len for channel in channels)
 
     def _stop(self, signum, frame) -> None:
         if self.stopping:
@@ -96,7 +125,5 @@ class DrainingServer:
             time.sleep(0.05)
         if self.busy():
             LOG.warning(f"shutdown_timeout_s ({self.timeout_s:g}) passed with requests unanswered; stopping anyway")
-        os.kill(os.getpid(), signal.SIGUSR1)  # the loop runs in the main thread: end it there
-
-    def _end_loop(self, signum, frame) -> None:
-        raise _Drained
+        self.drained.set()
+        self.server.pull_trigger()  # wake the loop in the main thread, which then ends

@@ -83,7 +83,11 @@ class Server:
 
     def stop(self, sig=signal.SIGTERM):
         self.process.send_signal(sig)
-        self.process.wait(timeout=30)
+        try:
+            self.process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"the server did not stop after {sig!r}; its stderr:\n{self.errors()}") from None
 
 
 def test_real_server_answers_over_http(run, tmp_path):
