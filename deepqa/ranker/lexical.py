@@ -44,9 +44,8 @@ def unknown_share(ids: np.ndarray) -> np.ndarray:
     return np.sum(ids == UNK, axis=1) / np.maximum(words, 1)
 
 
-def _vector(ids: np.ndarray, idf: np.ndarray) -> dict[int, float]:
+def _vector(ids: np.ndarray, idf: np.ndarray, unseen: float) -> dict[int, float]:
     counts = Counter(int(i) for i in ids if i > UNK)  # padding and special tokens say nothing
-    unseen = float(idf.max()) if len(idf) else 1.0  # a word never seen in training is as rare as can be
     vector = {token: count * (float(idf[token]) if token < len(idf) else unseen) for token, count in counts.items()}
     norm = np.sqrt(sum(v * v for v in vector.values())) or 1.0
     return {token: value / norm for token, value in vector.items()}
@@ -56,10 +55,11 @@ def tfidf_cosines(contexts: np.ndarray, candidates: np.ndarray, idf: np.ndarray)
     """Cosine of each context row's TF-IDF vector with the candidate row's [B] (rows are padded ids). A context
     repeated over many rows, as when one question meets all its candidates, is vectorised once."""
     scores = np.zeros(len(contexts), dtype=np.float32)
+    unseen = float(idf.max()) if len(idf) else 1.0  # a word never seen in training is as rare as can be
     vectors: dict[bytes, dict[int, float]] = {}
     for row, (context, candidate) in enumerate(zip(contexts, candidates)):
         key = context.tobytes()
-        left = vectors[key] if key in vectors else vectors.setdefault(key, _vector(context, idf))
-        right = _vector(candidate, idf)
+        left = vectors[key] if key in vectors else vectors.setdefault(key, _vector(context, idf, unseen))
+        right = _vector(candidate, idf, unseen)
         scores[row] = sum(value * right.get(token, 0.0) for token, value in left.items())
     return scores
