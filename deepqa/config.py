@@ -327,9 +327,11 @@ class ServeConfig(Settings):
     failed_key_limit_per_minute: int = setting(10, minimum=0)
     # Reverse proxies in front of the server whose X-Forwarded-For is trusted for the client address (0: none).
     trusted_proxies: int = setting(0, minimum=0, maximum=16)
+    # Where rate-limit counts live: memory:// (one process) or redis://host:port/db (shared by replicas).
+    rate_limit_storage: str = "memory://"
     session_turns: int = setting(6, minimum=0)
     session_max_age_s: float = setting(1800.0, minimum=1.0)
-    max_sessions: int = setting(10000, minimum=1)
+    # A SQLite file, or a SQLAlchemy URL such as postgresql+psycopg://user@host/db (shared by replicas).
     database: str = "save/conversations.sqlite3"
     # Exchanges older than this many days are deleted with their feedback (0: kept for ever).
     keep_days: float = setting(0.0, minimum=0.0)

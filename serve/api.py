@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hmac
 import re
-import sqlite3
-import threading
 import time
-from collections import defaultdict, deque
 from concurrent.futures import TimeoutError as FutureTimeout
 from flask import Blueprint, current_app, g, jsonify, request
 
@@ -21,6 +18,7 @@ from deepqa.errors import ConfigError
 from deepqa.log import get_logger
 from serve.batcher import QueueFull
 from serve.openapi import openapi_document
+from serve.store import StoreError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 LOG = get_logger(__name__)
@@ -53,53 +51,15 @@ def _state():
 
 
 @api.before_request
-def _authorize_and_limit():
+def _authorize():
+    """The API key, when one is set (rate limits run before this, in the application's limiter)."""
     state = _state()
-    settings = state.config.serve
-    if request.endpoint in OPEN_ENDPOINTS:
+    if request.endpoint in OPEN_ENDPOINTS or not state.api_key:
         return
-    client = request.remote_addr or "unknown"
-    if state.api_key:
-        limit = settings.failed_key_limit_per_minute
-        if limit and state.failed_keys.exceeded(client, limit):
-            raise ApiError(429, "rate_limited", f"more than {limit} failed API keys in a minute from this client")
-        header = request.headers.get("Authorization", "")
-        token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
-        if not hmac.compare_digest(token.encode(), state.api_key.encode()):
-            state.failed_keys.add(client)
-            raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <api key>' header is required")
-    if settings.rate_limit_per_minute:
-        state.rate_limiter.check(client, settings.rate_limit_per_minute)
-
-
-class RateLimiter:
-    """Events per client address over the last minute (requests, or failed API keys); thread-safe."""
-
-    def __init__(self):
-        self._seen: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def exceeded(self, client: str, limit: int) -> bool:
-        """Whether ``client`` has reached ``limit`` in the last minute."""
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen.get(client)
-            while seen and now - seen[0] > 60:
-                seen.popleft()
-            if seen is not None and not seen:
-                del self._seen[client]  # idle clients are forgotten
-            return bool(seen) and len(seen) >= limit
-
-    def add(self, client: str) -> None:
-        """Count one event of ``client``."""
-        with self._lock:
-            self._seen[client].append(time.monotonic())
-
-    def check(self, client: str, limit: int) -> None:
-        """Count a request of ``client``, refused with 429 beyond ``limit`` in a minute."""
-        if self.exceeded(client, limit):
-            raise ApiError(429, "rate_limited", f"more than {limit} requests in a minute from this client")
-        self.add(client)
+    header = request.headers.get("Authorization", "")
+    token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
+    if not hmac.compare_digest(token.encode(), state.api_key.encode()):
+        raise ApiError(401, "unauthorized", "a valid 'Authorization: Bearer <api key>' header is required")
 
 
 def nesting_depth(raw: bytes) -> int:
@@ -228,7 +188,7 @@ def question():
         raise ApiError(503, "no_model", "no model is loaded")
     options = _options(body, state.bot.config.decode)
     if context is None and session_id:
-        context = state.sessions.context(session_id)
+        context = _session_context(state, session_id)
     started = time.perf_counter()
     try:
         future = state.batcher.submit(text, context, options)
@@ -240,20 +200,32 @@ def question():
         raise ApiError(503, "timeout", f"no answer within {settings.request_timeout_s} s") from None
     latency_ms = round(1000 * (time.perf_counter() - started), 2)
     decoding = {key: getattr(options, key) for key in DecodeConfig.request_keys()}
-    try:
+    try:  # the exchange is also the session's newest turn pair: one row, stored whole or not at all
         exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
                                          state.model_name)
-    except sqlite3.Error as exc:  # a full or broken disk: the answer still goes out, unrecorded
-        LOG.warning(f"an exchange could not be stored: {exc}", extra={"request_id": g.get("request_id")})
-        state.store_errors += 1
-        state.metrics.store_errors.inc()
+    except StoreError as exc:  # a full disk or a lost database: the answer still goes out, unrecorded
+        _store_failed(state, "an exchange could not be stored", exc)
         exchange_id = None
-    if session_id:
-        state.sessions.add(session_id, text, reply.text)
     answer = {"answer": reply.text, "exchange_id": exchange_id, "model": state.model_name, "latency_ms": latency_ms}
     if options.num_answers > 1:
         answer["answers"] = [{"text": a.text, "score": a.score, "source": a.source} for a in reply.answers]
     return jsonify(answer)
+
+
+def _session_context(state, session_id: str) -> list[str]:
+    """The session's recent turns from the store (shared by every replica); none when it cannot be read."""
+    try:
+        return state.store.context(session_id)
+    except StoreError as exc:
+        _store_failed(state, "a session's turns could not be read", exc)
+        return []
+
+
+def _store_failed(state, what: str, error: StoreError) -> None:
+    """Log and count a store failure that the request survives."""
+    LOG.warning(f"{what}: {error}", extra={"request_id": g.get("request_id")})
+    state.store_errors += 1
+    state.metrics.store_errors.inc()
 
 
 @api.post("/feedback")
@@ -266,7 +238,12 @@ def feedback():
     comment = _text(body, "comment")
     if comment is not None and len(comment) > 2000:
         raise ApiError(413, "comment_too_long", "'comment' is longer than 2000 characters")
-    if not _state().store.add_feedback(exchange_id, rating, comment):
+    try:
+        known = _state().store.add_feedback(exchange_id, rating, comment)
+    except StoreError as exc:
+        _store_failed(_state(), "feedback could not be stored", exc)
+        raise ApiError(503, "store_unavailable", "the feedback could not be stored; try again later") from None
+    if not known:
         raise ApiError(404, "unknown_exchange", f"no exchange {exchange_id!r}")
     return jsonify({"status": "recorded"})
 

@@ -1,7 +1,9 @@
 """``create_app``: the Flask application that serves one trained run.
 
 The chatbot is loaded once per process; one batcher thread decodes the questions of all request
-threads; sessions live in memory, exchanges and feedback in SQLite; ``/metrics`` in Prometheus format.
+threads; exchanges, feedback and the sessions' turns live in the store (SQLite, or PostgreSQL shared by
+several replicas); rate limits in Flask-Limiter's storage (in memory, or Redis shared by several replicas);
+``/metrics`` in Prometheus format.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from deepqa.inference.chatbot import Chatbot
 from deepqa.log import get_logger
 from deepqa.config import Config
-from serve.api import RateLimiter, api, error_response
+from serve.api import api, error_response
 from serve.batcher import RequestBatcher
+from serve.limits import install_rate_limits
 from serve.metrics import CONTENT_TYPE, ServingMetrics
-from serve.sessions import SessionStore
 from serve.store import ConversationStore
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -48,10 +50,7 @@ class ServingState:
     bot: Chatbot | None
     model_name: str
     batcher: RequestBatcher | None
-    sessions: SessionStore
     store: ConversationStore
-    rate_limiter: RateLimiter
-    failed_keys: RateLimiter
     api_key: str
     metrics: ServingMetrics
     store_errors: int = 0
@@ -84,8 +83,8 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
                   lambda: (bot.decoder.compilations - compiled_when_ready) if bot is not None else 0)
     app.extensions["deepqa"] = ServingState(
         config=config, bot=bot, model_name=model_name, batcher=batcher,
-        sessions=SessionStore(settings.session_turns, settings.session_max_age_s, settings.max_sessions),
-        store=ConversationStore(settings.database, settings.keep_days), rate_limiter=RateLimiter(), failed_keys=RateLimiter(),
+        store=ConversationStore(settings.database, settings.keep_days, settings.session_turns,
+                                settings.session_max_age_s),
         api_key=settings.resolved_api_key(), metrics=metrics)
     app.register_blueprint(api)
     if settings.trusted_proxies:  # the client address from X-Forwarded-For, as far as the proxies are trusted
@@ -97,13 +96,16 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
+    install_rate_limits(app, settings)  # after the clock, so that a refused request is timed and has its id
+
     @app.get("/metrics")
     def prometheus_metrics():
         return Response(metrics.render(), mimetype=CONTENT_TYPE)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
-        code = {413: "body_too_large", 404: "not_found", 405: "method_not_allowed"}.get(error.code, "http_error")
+        code = {413: "body_too_large", 404: "not_found", 405: "method_not_allowed",
+                429: "rate_limited"}.get(error.code, "http_error")
         return error_response(error.code or 500, code, error.description or error.name)
 
     @app.errorhandler(Exception)

@@ -11,8 +11,7 @@ from deepqa.cli import main
 from deepqa.config import with_values
 from deepqa.errors import ConfigError
 from serve.app import create_app
-from serve.sessions import SessionStore
-from serve.store import ConversationStore
+from serve.store import ConversationStore, StoreError
 from tests.conftest import make_config
 
 
@@ -96,20 +95,33 @@ def test_nesting_depth_skips_brackets_in_strings():
 
 
 def test_a_store_failure_still_answers_and_is_counted(bot, tmp_path, monkeypatch, caplog):
-    import sqlite3
-
     client, app = make_client(bot, tmp_path)
     state = app.extensions["deepqa"]
 
     def full_disk(*arguments):
-        raise sqlite3.OperationalError("database or disk is full")
+        raise StoreError("database or disk is full")
 
     monkeypatch.setattr(state.store, "record", full_disk)
     reply = client.post("/api/v1/question", json={"question": "question 3 about 3?", "session_id": "u1"})
     assert reply.status_code == 200 and reply.get_json()["exchange_id"] is None and reply.get_json()["answer"]
     assert "could not be stored" in caplog.text
     assert client.get("/api/v1/ready").get_json()["store_errors"] == 1
-    assert state.sessions.context("u1")[0] == "question 3 about 3?"
+    assert state.store.context("u1") == []  # the exchange is the session's turn: neither was kept
+
+
+def test_a_lost_database_still_answers_questions_and_refuses_feedback(bot, tmp_path, caplog):
+    client, app = make_client(bot, tmp_path)
+    first = client.post("/api/v1/question", json={"question": "question 1 about 1?", "session_id": "u1"})
+    (tmp_path / "db.sqlite3").unlink()  # the file goes away under a running server
+    for name in ("db.sqlite3-wal", "db.sqlite3-shm"):
+        (tmp_path / name).unlink(missing_ok=True)
+    app.extensions["deepqa"].store.engine.dispose()
+    (tmp_path / "db.sqlite3").mkdir()  # and something that is not a database takes its place
+    reply = client.post("/api/v1/question", json={"question": "question 2 about 2?", "session_id": "u1"})
+    assert reply.status_code == 200 and reply.get_json()["answer"] and reply.get_json()["exchange_id"] is None
+    feedback = client.post("/api/v1/feedback", json={"exchange_id": first.get_json()["exchange_id"], "rating": 1})
+    assert feedback.status_code == 503 and feedback.get_json()["error"]["code"] == "store_unavailable"
+    assert client.get("/api/v1/ready").get_json()["store_errors"] == 3  # context, exchange, feedback
 
 
 def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_path):
@@ -176,16 +188,23 @@ def test_no_model_is_503(tmp_path):
 
 
 def test_api_key_and_rate_limit(bot, tmp_path):
-    client, _ = make_client(bot, tmp_path, api_key="s3cret", rate_limit_per_minute=3)
-    assert client.get("/api/v1/health").status_code == 200  # liveness needs no key
+    client, _ = make_client(bot, tmp_path, api_key="s3cret", rate_limit_per_minute=4)
+    for _ in range(5):
+        assert client.get("/api/v1/health").status_code == 200  # liveness needs no key and is never limited
     assert client.get("/api/v1/ready").status_code == 401
     assert client.get("/api/v1/ready", headers={"Authorization": "Bearer wrong"}).status_code == 401
     good = {"Authorization": "Bearer s3cret"}
     assert client.get("/api/v1/ready", headers=good).status_code == 200
     assert client.get("/api/v1/model", headers=good).get_json()["vocabulary_size"] == len(bot.vocabulary)
-    client.get("/api/v1/ready", headers=good)
-    limited = client.get("/api/v1/ready", headers=good)
+    limited = client.get("/api/v1/ready", headers=good)  # every request counts, refused ones too
     assert limited.status_code == 429 and limited.get_json()["error"]["code"] == "rate_limited"
+    assert "4 requests in a minute" in limited.get_json()["error"]["message"]
+    assert client.get("/").status_code == 200  # the page is not the API
+
+
+def test_rate_limit_storage_that_cannot_be_used_is_a_config_error(bot, tmp_path):
+    with pytest.raises(ConfigError, match="rate_limit_storage 'nowhere://x' cannot be used"):
+        make_client(bot, tmp_path, rate_limit_per_minute=5, rate_limit_storage="nowhere://x")
 
 
 def test_failed_api_keys_are_limited_per_client(bot, tmp_path):
@@ -212,19 +231,25 @@ def test_client_address_from_trusted_proxies_only(bot, tmp_path):
 def test_sessions_carry_context(bot, tmp_path):
     client, app = make_client(bot, tmp_path)
     client.post("/api/v1/question", json={"question": "question 1 about 1?", "session_id": "s1"})
-    sessions = app.extensions["deepqa"].sessions
-    assert sessions.context("s1")[0] == "question 1 about 1?" and len(sessions.context("s1")) == 2
-    assert sessions.context("other") == []
-    clock = [0.0]
-    bounded = SessionStore(turns=4, max_age_s=10, max_sessions=2, clock=lambda: clock[0])
+    store = app.extensions["deepqa"].store
+    assert store.context("s1")[0] == "question 1 about 1?" and len(store.context("s1")) == 2
+    assert store.context("other") == []
+    first_turns = store.context("s1")
+    assert client.post("/api/v1/question", json={"question": "question 2 about 2?", "session_id": "s1"}).status_code == 200
+    assert store.exchanges()[-1]["context"] == first_turns  # the second question was asked after the first exchange
+
+
+def test_session_turns_are_bounded_and_expire(tmp_path):
+    import time
+
+    bounded = ConversationStore(tmp_path / "db.sqlite3", session_turns=3, session_max_age_s=10)
     for turn in range(3):
-        bounded.add("a", f"q{turn}", f"a{turn}")
-    assert bounded.context("a") == ["q1", "a1", "q2", "a2"]
-    bounded.add("b", "q", "a")
-    bounded.add("c", "q", "a")
-    assert bounded.context("a") == []  # the least recently used of three sessions was dropped
-    clock[0] = 11
-    assert bounded.context("c") == []  # expired
+        bounded.record("a", f"q{turn}", [], f"a{turn}", {}, 1.0, "m")
+    assert bounded.context("a") == ["a1", "q2", "a2"]  # the last three turns, oldest first
+    assert bounded.context("a", now=time.time() + 11) == []  # idle too long
+    bounded.record("b", "q", [], "a", {}, 1.0, "m")
+    assert bounded.context("b") == ["q", "a"] and bounded.context("c") == []
+    assert ConversationStore(tmp_path / "other.sqlite3", session_turns=0).context("a") == []
 
 
 def test_feedback_store_and_export_round_trip(bot, tmp_path, monkeypatch):
@@ -263,17 +288,38 @@ def test_store_keeps_days_and_knows_its_schema_version(tmp_path):
     old = store.record(None, "old?", [], "yes", {}, 1.0, "m")
     new = store.record(None, "new?", [], "yes", {}, 1.0, "m")
     store.add_feedback(old, 1, None)
-    store._connection.execute("UPDATE exchanges SET time = ? WHERE id = ?", (time.time() - 3 * 86400, old))
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE exchanges SET time = ? WHERE id = ?", (time.time() - 3 * 86400, old))
     assert store.purge() == 1
     assert [row["id"] for row in store.exchanges()] == [new]
-    assert store._connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
     store.close()
-    connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == 1
-    connection.execute("PRAGMA user_version = 99")
-    connection.close()
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+        assert connection.execute("SELECT version FROM deepqa_schema").fetchall() == [(2,)]
+        connection.execute("UPDATE deepqa_schema SET version = 99")
     with pytest.raises(DatasetError, match="newer than this deepqa"):
         ConversationStore(path)
+
+
+def test_a_version_1_database_is_upgraded_in_place(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(path) as connection:  # the schema deepqa wrote before sessions moved into the store
+        connection.executescript("""
+            CREATE TABLE exchanges (id TEXT PRIMARY KEY, time REAL NOT NULL, session TEXT, question TEXT NOT NULL,
+                context TEXT NOT NULL, answer TEXT NOT NULL, decoding TEXT NOT NULL, latency_ms REAL NOT NULL,
+                model TEXT NOT NULL);
+            CREATE TABLE feedback (exchange_id TEXT NOT NULL REFERENCES exchanges(id), time REAL NOT NULL,
+                rating INTEGER NOT NULL, comment TEXT);
+            INSERT INTO exchanges VALUES ('e1', 1.0, 's', 'hi?', '[]', 'hello', '{}', 3.0, 'm');
+            PRAGMA user_version = 1;""")
+    store = ConversationStore(path)
+    assert [row["question"] for row in store.exchanges()] == ["hi?"]
+    assert store.add_feedback("e1", 1, "kept") and store.exchanges(min_rating=1)[0]["id"] == "e1"
+    with sqlite3.connect(path) as connection:
+        indexes = {row[1] for row in connection.execute("PRAGMA index_list(exchanges)")}
+    assert "exchanges_session_time" in indexes
 
 
 def test_batched_answers_equal_unbatched(bot, tmp_path):

@@ -41,10 +41,8 @@ def _sqlite_rows(path: Path, query: str) -> Iterator[tuple]:
 
 
 def _sqlalchemy_rows(url: str, query: str) -> Iterator[tuple]:
-    try:
-        import sqlalchemy
-    except ImportError:
-        raise CorpusError(f"reading {url.split('://')[0]} databases needs SQLAlchemy: pip install 'deepqa[sql]'") from None
+    import sqlalchemy
+
     try:
         engine = sqlalchemy.create_engine(url)
         with engine.connect() as connection:
