@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 from deepqa.config import load_config
+from tests.services import PostgresServer, RedisServer, free_ports  # noqa: F401 (free_ports: shared by the tests)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATASETS = Path(os.environ.get("DEEPQA_SHARED_DATASETS", PROJECT_ROOT.parent / "shared" / "datasets"))
@@ -89,12 +89,22 @@ def _float32_policy_after_each_test():
         sys.modules["keras"].config.set_dtype_policy("float32")
 
 
-def free_ports(count: int = 1) -> list[int]:
-    """``count`` distinct ports on 127.0.0.1 that were free a moment ago."""
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+def _running(service):
+    """The URL of a running ``service`` (skipped with its reason where it cannot run), stopped afterwards."""
+    reason = service.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with service() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for this test session."""
+    yield from _running(PostgresServer)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """A real Redis server for this test session."""
+    yield from _running(RedisServer)

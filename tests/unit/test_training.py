@@ -24,7 +24,7 @@ def test_bad_input_is_refused_before_training(tmp_path, memory_data):
 
 
 def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_path, memory_data):
-    trainer = new_training(training_config(tmp_path, "train.epochs=3", "train.learning_rate=1e30",
+    trainer = new_training(training_config(tmp_path, "train.epochs=3", "train.learning_rate=1e38",
                                       "train.schedule=constant", "train.clip_norm=0"), str(memory_data), "nan")
     with pytest.raises(TrainingError, match="loss became"):
         trainer.fit()
