@@ -234,6 +234,8 @@ class RankerConfig(Settings):
     unknown_word_boost: float = setting(10.0, minimum=0.0, maximum=100.0)
     unknown_word_rate: float = setting(0.05, minimum=0.0, maximum=0.5)
     max_index: int = setting(200_000, minimum=1)
+    # An index of more answers is searched through an approximate graph (hnswlib, when installed); 0: never.
+    approximate_above: int = setting(300_000, minimum=0)
     seed: int = 1234
 
     def check(self, config: "Config") -> None:

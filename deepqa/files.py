@@ -28,6 +28,7 @@ MODEL_FILE = "model.json"
 RANKER_WEIGHTS = "ranker.weights.h5"
 RANKER_FILE = "ranker.json"
 RANKER_INDEX = "ranker_index.npz"
+RANKER_GRAPH = "ranker_index.hnsw"  # the approximate search graph of a large index
 LOGS_DIR = "logs"
 RESUME_DIR = "resume"
 RANKER_RESUME_DIR = "ranker_resume"

@@ -1,16 +1,22 @@
 """The index of training answers: each distinct answer once, with its response-tower vector; exact search
-by one matrix product (numpy), fine to a few hundred thousand answers."""
+by one matrix product (numpy), fine to a few hundred thousand answers, or an approximate search graph
+attached for larger indexes (:mod:`deepqa.ranker.approximate`)."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from deepqa import atomic
 from deepqa.data.vocab import UNK
 from deepqa.inference.decoding import pad_rows
+from deepqa.log import get_logger
+from deepqa.ranker.approximate import ApproximateSearch, hnswlib_installed
+
+LOG = get_logger(__name__)
 
 
 @dataclass
@@ -24,6 +30,7 @@ class ResponseIndex:
     vectors: np.ndarray
     idf: np.ndarray
     unknown_share: float = 0.0
+    approximate: ApproximateSearch | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -56,9 +63,23 @@ class ResponseIndex:
         return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32), idf,
                    unknown_share)
 
+    def search_approximately_above(self, size: int, graph_path: Path) -> bool:
+        """Search an approximate graph (kept at ``graph_path``) when the index holds more than ``size`` answers
+        (0: never) and hnswlib is installed; whether it does."""
+        if not size or len(self) <= size:
+            return False
+        if not hnswlib_installed():
+            LOG.warning(f"the index holds {len(self):,} answers, more than [ranker] approximate_above = {size:,}, "
+                        f"but hnswlib is not installed (pip install 'deepqa[approximate]'): searching exactly")
+            return False
+        self.approximate = ApproximateSearch.for_index(self.vectors, Path(graph_path))
+        return True
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best answers of each query vector [B, dim]: indices [B, k] and cosine scores [B, k], best first."""
         k = min(k, len(self))
+        if self.approximate is not None:
+            return self.approximate.search(queries, k)
         scores = queries.astype(np.float32) @ self.vectors.T
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
         picked = np.take_along_axis(scores, top, axis=1)

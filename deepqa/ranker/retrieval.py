@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from deepqa.config import Config
-from deepqa.files import RANKER_INDEX, RANKER_WEIGHTS
+from deepqa.files import RANKER_GRAPH, RANKER_INDEX, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.ranker.index import ResponseIndex
 from deepqa.ranker.lexical import tfidf_cosines, unknown_share
@@ -39,8 +39,9 @@ class Ranker:
             return None
         model = build_ranker(config, vocab_size)
         model.load_weights(run_dir / RANKER_WEIGHTS)
-        return cls(model, ResponseIndex.load(run_dir / RANKER_INDEX), config.ranker.lexical_weight,
-                   config.ranker.unknown_word_boost)
+        index = ResponseIndex.load(run_dir / RANKER_INDEX)
+        index.search_approximately_above(config.ranker.approximate_above, run_dir / RANKER_GRAPH)
+        return cls(model, index, config.ranker.lexical_weight, config.ranker.unknown_word_boost)
 
     def lexical_weights(self, context_ids: np.ndarray) -> np.ndarray:
         """The lexical part's weight for each padded context row [B, T]."""

@@ -19,7 +19,7 @@ from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.data.samples import Samples
 from deepqa.errors import DatasetError
-from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_INDEX, RANKER_RESUME_DIR, RANKER_WEIGHTS
+from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_GRAPH, RANKER_INDEX, RANKER_RESUME_DIR, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.index import ResponseIndex
@@ -193,6 +193,8 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index,
                                 unknown_share=usual_unknowns)
     index.save(run_dir / RANKER_INDEX)
+    (run_dir / RANKER_GRAPH).unlink(missing_ok=True)  # a graph of an earlier index is stale
+    index.search_approximately_above(settings.approximate_above, run_dir / RANKER_GRAPH)
     metrics = {"settings": settings.model_dump(), "stopped": stopped, "best_val_recall_at_1": progress["best"],
                "index_size": len(index), "seconds": round(earlier_seconds + time.perf_counter() - started, 1),
                "history": progress["history"]}

@@ -41,6 +41,32 @@ def test_index_keeps_distinct_answers_and_finds_the_nearest(tmp_path):
     assert np.array_equal(again.idf, index.idf)
 
 
+def test_large_index_is_searched_through_its_approximate_graph(tmp_path, caplog):
+    pytest.importorskip("hnswlib", reason="hnswlib (the approximate extra) is not installed")
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    answers = [np.array([i + 4]) for i in range(500)]
+    exact = ResponseIndex.build(answers, lambda ids: vectors[ids[:, 0] - 4], np.ones(600, np.float32))
+    queries = vectors[:20] + 0.05 * rng.normal(size=(20, 16)).astype(np.float32)
+    want_ids, want_scores = exact.search(queries, 5)
+    approximate = ResponseIndex(exact.values, exact.offsets, exact.vectors, exact.idf)
+    assert not approximate.search_approximately_above(500, tmp_path / "graph.hnsw")  # not above: exact
+    assert approximate.search_approximately_above(499, tmp_path / "graph.hnsw")
+    found_ids, found_scores = approximate.search(queries, 5)
+    assert (found_ids == want_ids).mean() > 0.95 and np.allclose(found_scores, want_scores, atol=1e-4)
+    assert (tmp_path / "graph.hnsw").is_file()  # kept for the next start, and loaded then, not rebuilt
+    caplog.clear()
+    again = ResponseIndex(exact.values, exact.offsets, exact.vectors, exact.idf)
+    with caplog.at_level("INFO"):
+        assert again.search_approximately_above(10, tmp_path / "graph.hnsw")
+    assert "building" not in caplog.text and np.array_equal(again.search(queries, 5)[0], found_ids)
+    smaller = ResponseIndex(exact.values[:300], exact.offsets[:301], exact.vectors[:300], exact.idf)
+    with caplog.at_level("INFO"):
+        assert smaller.search_approximately_above(10, tmp_path / "graph.hnsw")  # a stale graph is rebuilt
+    assert "building" in caplog.text and smaller.search(queries, 1)[0].max() < 300
+
+
 def test_lexical_score_counts_shared_content_words_only():
     from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines
 
