@@ -200,12 +200,16 @@ def run_export_log(args: argparse.Namespace) -> int:
     from serve.store import ConversationStore
 
     config = _load(args)
-    path = Path(args.database or config.serve.database)
-    if not path.is_file():
+    database = args.database or config.serve.database
+    if "://" not in database and not Path(database).is_file():
         from deepqa.errors import DatasetError
 
-        raise DatasetError(f"no conversation database at {str(path)!r}; serve a model first or pass --database")
-    rows = ConversationStore(path).exchanges(args.min_rating)
+        raise DatasetError(f"no conversation database at {database!r}; serve a model first or pass --database")
+    store = ConversationStore(database)
+    try:
+        rows = store.exchanges(args.min_rating)
+    finally:
+        store.close()
     lines = [json.dumps({"turns": [*row["context"], row["question"], row["answer"]]}, ensure_ascii=False)
              for row in rows]
     atomic.write_text(args.out, "".join(line + "\n" for line in lines))
@@ -302,8 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "/api/v1/feedback, GET /api/v1/health (liveness), /api/v1/ready, /api/v1/model, "
                     "/api/v1/openapi.json, /metrics (Prometheus), and a chat page at /. Every graph a request can "
                     "reach is compiled before the server answers; concurrent questions are decoded in batches; every "
-                    "exchange is stored in [serve] database. SIGTERM or Ctrl-C drains: requests already received "
-                    "are answered before it exits.",
+                    "exchange is stored in [serve] database (a SQLite file, or a database URL such as "
+                    "postgresql+psycopg://... that several replicas share, sessions included); rate limits count in "
+                    "[serve] rate_limit_storage (memory://, or redis://... shared by replicas). SIGTERM or Ctrl-C "
+                    "drains: requests already received are answered before it exits.",
     )
     serve.add_argument("--host", help="address to listen on (default: [serve] host, 127.0.0.1)")
     serve.add_argument("--port", type=port_number, help="port, 1 to 65535 (default: [serve] port, 8000)")
@@ -315,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", required=True, metavar="FILE", help="the JSON Lines file to write")
     export.add_argument("--min-rating", type=int, metavar="N", help="only exchanges whose ratings sum to at least N")
-    export.add_argument("--database", metavar="PATH", help="the conversation database (default: [serve] database)")
+    export.add_argument("--database", metavar="PATH_OR_URL",
+                        help="the conversation database, a SQLite file or a database URL (default: [serve] database)")
     export.set_defaults(handler=run_export_log)
     chat = commands.add_parser(
         "chat", parents=[_run_options()], help="talk to a trained run in the console",

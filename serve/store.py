@@ -16,7 +16,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
-from deepqa.errors import DatasetError
+from deepqa.errors import DatasetError, DeepQAError
 
 SCHEMA_VERSION = 2
 PURGE_EVERY_S = 3600
@@ -45,7 +45,7 @@ FEEDBACK = sa.Table(
 SCHEMA = sa.Table("deepqa_schema", METADATA, sa.Column("version", sa.Integer, nullable=False))
 
 
-class StoreError(Exception):
+class StoreError(DeepQAError):
     """The database could not be read or written (full disk, lost connection): the caller decides whether
     the request still succeeds."""
 

@@ -24,8 +24,11 @@ def fresh_database(server_url: str) -> str:
     return sa.make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
-def test_store_on_postgresql(postgres_url):
+def test_store_on_postgresql(postgres_url, tmp_path):
+    import json
     import time
+
+    from deepqa.cli import main
 
     url = fresh_database(postgres_url)
     store = ConversationStore(url, keep_days=1, session_turns=4)
@@ -40,6 +43,9 @@ def test_store_on_postgresql(postgres_url):
         connection.execute(sa.text("UPDATE exchanges SET time = :t WHERE id = :i"), {"t": time.time() - 2 * 86400,
                                                                                     "i": old})
     assert store.purge() == 1 and len(store.exchanges()) == 2
+    assert main(["export-log", "--database", url, "--out", str(tmp_path / "log.jsonl"), "--min-rating", "1"]) == 0
+    assert [json.loads(line)["turns"] for line in (tmp_path / "log.jsonl").read_text().splitlines()] == [
+        ["where are you from? 你好", "from here"]]
     with store.engine.begin() as connection:
         connection.execute(sa.text("UPDATE deepqa_schema SET version = 99"))
     store.close()
