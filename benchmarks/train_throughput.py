@@ -6,6 +6,11 @@ deepqa: its own training step (length-bucketed batches, the quick profile's samp
 the maximum lengths, no bucketing, no XLA. Target: at least 2× the baseline for both architectures.
 Each measurement runs in a fresh process, so that peak memory is its own. Prints one JSON line.
 
+Share of the machine's peak: the FLOP/s deepqa's step achieves, counted from the model's shapes (2 FLOPs per
+kernel weight per position it is applied at, the sampled or full softmax, attention scores and sums; backward
+twice forward) and from each timed batch's own padded shapes, beside the FLOP/s of a large float32 matrix
+multiplication measured in the same process on the same cores: the practical ceiling of this machine.
+
     python -m benchmarks.train_throughput [--quick]
 """
 
@@ -19,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.common import peak_memory_mib
 
@@ -54,13 +61,60 @@ def measure_deepqa(architecture: str, data_dir: Path, steps: int) -> dict:
         iterator = iter(batches)
         for _ in range(steps):  # warm-up: trace every bucket shape
             trainer._train_step(*next(iterator))
-        tokens, started = 0.0, time.perf_counter()
+        tokens, flops, seconds = 0.0, 0.0, 0.0
         for _ in range(steps):
-            tokens += float(trainer._train_step(*next(iterator))[2])
-        seconds = time.perf_counter() - started
+            inputs, targets = next(iterator)
+            started = time.perf_counter()
+            tokens += float(trainer._train_step(inputs, targets)[2])
+            seconds += time.perf_counter() - started
+            flops += training_flops(trainer.model, config, *inputs["encoder_ids"].shape, inputs["decoder_ids"].shape[1])
         parameters = trainer.model.count_params()
+    achieved, ceiling = flops / seconds, matmul_flops_per_second()
     return {"tokens_per_second": round(tokens / seconds, 1), "parameters": parameters, "xla": trainer.xla,
-            "sampled_softmax": config.train.sampled_softmax, "peak_mib": peak_memory_mib()}
+            "sampled_softmax": config.train.sampled_softmax, "achieved_gflops": round(achieved / 1e9, 2),
+            "matmul_gflops": round(ceiling / 1e9, 2), "share_of_matmul_peak": round(achieved / ceiling, 3),
+            "peak_mib": peak_memory_mib()}
+
+
+def training_flops(model, config, batch: int, question_length: int, answer_length: int) -> float:
+    """FLOPs of one training step (forward and backward) on a batch of these padded shapes, from the model's
+    kernels: every kernel weight costs 2 FLOPs per position it is applied at (encoder kernels at each question
+    position, the others at each answer position), plus the softmax's projection and the attention's scores
+    and weighted sums; backward costs twice forward."""
+    forward = 0.0
+    width = config.lstm.units if config.model.type != "transformer" else config.model.embedding_dim
+    for variable in model.trainable_variables:
+        path, size = variable.path, float(np.prod(variable.shape))
+        if len(variable.shape) < 2 or "embedding" in path or "/output/" in path:
+            continue
+        if "bridge" in path:
+            forward += 2 * size  # once per example: the encoder's final states
+        else:
+            forward += 2 * size * (question_length if "encoder" in path or path.endswith("/key/kernel") else answer_length)
+    classes = config.train.sampled_softmax or model.vocab_size
+    forward += 2 * width * classes * answer_length
+    if config.model.type == "transformer":
+        encoder, decoder = config.transformer.encoder_layers, config.transformer.decoder_layers
+        forward += 4 * width * (encoder * question_length ** 2 + decoder * (answer_length ** 2
+                                                                          + answer_length * question_length))
+    else:
+        values = width * (2 if config.lstm.bidirectional else 1)
+        forward += 2 * answer_length * question_length * (width + values)
+    return 3 * forward * batch
+
+
+def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a float32 [size, size] x [size, size] matrix multiplication on this machine's cores."""
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+    product = tf.function(lambda x, y: tf.reduce_sum(tf.linalg.matmul(x, y)))
+    product(a, b).numpy()  # warm-up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        product(a, b).numpy()
+    return 2 * size ** 3 * repeats / (time.perf_counter() - started)
 
 
 def measure_baseline(architecture: str, data_dir: Path, steps: int) -> dict:
