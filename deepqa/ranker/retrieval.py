@@ -68,7 +68,9 @@ class Ranker:
         """The score of each context row [B, T] with the candidate of the same row [B, T']. ``lexical_rows``:
         the same rows with unknown words told apart (see :func:`deepqa.ranker.lexical.lexical_ids`), where
         the texts are at hand."""
-        contexts = self._contexts(context_ids.astype(np.int32)).numpy()
+        # Candidates of one context share its row: the context tower runs once per distinct row.
+        distinct, row_of = np.unique(context_ids.astype(np.int32), axis=0, return_inverse=True)
+        contexts = self._contexts(distinct).numpy()[row_of.reshape(-1)]
         candidates = self._responses(candidate_ids.astype(np.int32)).numpy()
         scores = np.sum(contexts * candidates, axis=1)
         if lexical and self.lexical_weight:
