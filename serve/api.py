@@ -122,7 +122,7 @@ def _session_id(body: dict) -> str | None:
     return session_id
 
 
-def _question(body: dict, limit: int) -> str:
+def _question_text(body: dict, limit: int) -> str:
     question = _text(body, "question") if "question" in body else _text(body, "message")
     if question is None:
         raise ApiError(400, "missing_field", "'question' is required")
@@ -180,20 +180,22 @@ def _served(options, base):
 def question():
     state = _state()
     settings = state.config.serve
-    body = _json_body()
-    text = _question(body, settings.max_question_chars)
-    context = _context(body, settings.max_question_chars)
-    session_id = _session_id(body)
     if state.bot is None:
+        _question_text(_json_body(), settings.max_question_chars)  # bad input is still answered 400
         raise ApiError(503, "no_model", "no model is loaded")
-    options = _options(body, state.bot.config.decode)
-    if context is None and session_id:
-        context = _session_context(state, session_id)
-    started = time.perf_counter()
-    try:
-        future = state.batcher.submit(text, context, options)
-    except QueueFull:
-        raise ApiError(429, "queue_full", "too many questions are waiting; try again shortly") from None
+    with state.batcher.arriving():  # a batch being gathered may wait for this request's question
+        body = _json_body()
+        text = _question_text(body, settings.max_question_chars)
+        context = _context(body, settings.max_question_chars)
+        session_id = _session_id(body)
+        options = _options(body, state.bot.config.decode)
+        if context is None and session_id:
+            context = _session_context(state, session_id)
+        started = time.perf_counter()
+        try:
+            future = state.batcher.submit(text, context, options)
+        except QueueFull:
+            raise ApiError(429, "queue_full", "too many questions are waiting; try again shortly") from None
     try:
         reply = future.result(timeout=settings.request_timeout_s)
     except FutureTimeout:

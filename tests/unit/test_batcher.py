@@ -60,6 +60,36 @@ def test_questions_queued_during_a_batch_form_the_next_one_filled_to_its_compile
     assert model.sizes == [1, 6]
 
 
+def test_a_batch_waits_for_requests_already_received_and_not_yet_queued():
+    model = RecordingModel()
+    batcher = RequestBatcher(model, max_batch=16, max_wait_ms=LONG_WAIT_MS, max_queue=64)  # no padding
+    model.release.clear()
+    first = batcher.submit("first", None, DecodeConfig())
+    assert model.started.wait(timeout=60)
+    queued = batcher.submit("q0", None, DecodeConfig())
+    reading, read = threading.Event(), threading.Event()
+    late = []
+
+    def request_being_read():
+        with batcher.arriving():
+            reading.set()
+            assert read.wait(timeout=60)
+            late.append(batcher.submit("q1", None, DecodeConfig()))
+
+    thread = threading.Thread(target=request_being_read)
+    thread.start()
+    assert reading.wait(timeout=60)
+    model.release.set()
+    assert first.result(timeout=60) == "FIRST"
+    read.set()  # the next batch holds q0 and waited for q1, whose request was being read
+    thread.join(timeout=60)
+    assert queued.result(timeout=60) == "Q0" and late[0].result(timeout=60) == "Q1"
+    alone = batcher.submit("alone", None, DecodeConfig())  # nothing arriving: no wait
+    assert alone.result(timeout=60) == "ALONE"
+    batcher.close()
+    assert model.sizes == [1, 2, 1]
+
+
 def test_batches_keep_to_max_batch_and_split_by_decoding_options():
     model = RecordingModel()
     batcher = RequestBatcher(model, max_batch=4, max_wait_ms=0, max_queue=64)
