@@ -183,7 +183,14 @@ def question():
     if state.bot is None:
         _question_text(_json_body(), settings.max_question_chars)  # bad input is still answered 400
         raise ApiError(503, "no_model", "no model is loaded")
-    with state.batcher.arriving():  # a batch being gathered may wait for this request's question
+    with state.batcher.request() as arriving:
+        return _answer(state, arriving)
+
+
+def _answer(state, arriving):
+    """Read and check the question (a batch being gathered may wait for it meanwhile), then answer it."""
+    settings = state.config.serve
+    with arriving:
         body = _json_body()
         text = _question_text(body, settings.max_question_chars)
         context = _context(body, settings.max_question_chars)

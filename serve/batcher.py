@@ -30,12 +30,15 @@ class RequestBatcher:
     time, and each group of questions with identical decoding options is decoded as one batch.
 
     The worker takes every question already waiting. It waits at most ``max_wait_ms`` for more while
-    requests that the server has received are still on their way to the queue (``arriving``: being read and
-    checked by their threads), or while the batch falls short of the size it will be decoded at anyway
-    (``batch_size_for``: compiled decoders pad a batch to a fixed size); otherwise it goes at once. So a lone
-    question never waits, and the questions of clients that were answered together and ask again together
-    are decoded together, rather than split by the few milliseconds their requests take to read.
+    requests that the server has received are still on their way to the queue (being read and checked by
+    their threads), while the batch holds fewer questions than there were requests in the server at once in
+    the last ``CONCURRENCY_WINDOW_S`` (clients just answered are about to ask again), or while it falls short
+    of the size it will be decoded at anyway (``batch_size_for``: compiled decoders pad a batch to a fixed
+    size); otherwise it goes at once. So a lone client's question never waits, and many clients do not
+    settle into alternating half-size batches, each decoded while the other half is on its way.
     """
+
+    CONCURRENCY_WINDOW_S = 2.0
 
     def __init__(self, answer: Callable[[list[Job]], list], max_batch: int, max_wait_ms: float, max_queue: int,
                  batch_size_for: Callable[[int], int] = lambda rows: rows):
@@ -43,22 +46,43 @@ class RequestBatcher:
         self.batch_size_for = batch_size_for
         self.batches = self.questions = 0  # how many batches were decoded, holding how many questions
         self._arriving = 0  # requests received whose question is not queued yet
-        self._arriving_lock = threading.Lock()
+        self._in_server = 0  # requests received and not yet answered
+        self._peak, self._peak_time = 0, 0.0  # the most requests in the server at once, lately
+        self._count_lock = threading.Lock()
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=max_queue)
         self.worker = threading.Thread(target=self._run, name="deepqa-batcher", daemon=True)
         self.worker.start()
 
     @contextlib.contextmanager
-    def arriving(self):
-        """Around the handling of a request that will (most likely) submit a question: while it is read and
-        checked, a batch being gathered may wait for it."""
-        with self._arriving_lock:
+    def request(self):
+        """Around the whole handling of a request that asks a question; yields the context manager to hold
+        while the request is read and checked, before its question is submitted."""
+        with self._count_lock:
+            self._in_server += 1
+            now = time.monotonic()
+            if self._in_server >= self._peak or now - self._peak_time > self.CONCURRENCY_WINDOW_S:
+                self._peak, self._peak_time = self._in_server, now
+        try:
+            yield self._arrival()
+        finally:
+            with self._count_lock:
+                self._in_server -= 1
+
+    @contextlib.contextmanager
+    def _arrival(self):
+        with self._count_lock:
             self._arriving += 1
         try:
             yield
         finally:
-            with self._arriving_lock:
+            with self._count_lock:
                 self._arriving -= 1
+
+    def _expected(self) -> int:
+        """How many questions a batch may wait for: the most requests in the server at once, lately."""
+        with self._count_lock:
+            recent = time.monotonic() - self._peak_time <= self.CONCURRENCY_WINDOW_S
+            return min(self.max_batch, self._peak if recent else self._in_server)
 
     def submit(self, question: str, context: Sequence[str] | None, options) -> Future:
         """Queue a question; its Future holds the reply (or the decoding error)."""
@@ -83,7 +107,7 @@ class RequestBatcher:
             except queue.Empty:
                 remaining = deadline - time.monotonic()
                 padded = len(batch) >= min(self.batch_size_for(len(batch)), self.max_batch)
-                if (padded and not self._arriving) or remaining <= 0:
+                if (padded and not self._arriving and len(batch) >= self._expected()) or remaining <= 0:
                     break
                 try:  # a short wait, then the arrivals are looked at again
                     job = self.jobs.get(timeout=min(remaining, 0.002))

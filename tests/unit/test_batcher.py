@@ -71,7 +71,7 @@ def test_a_batch_waits_for_requests_already_received_and_not_yet_queued():
     late = []
 
     def request_being_read():
-        with batcher.arriving():
+        with batcher.request() as arriving, arriving:
             reading.set()
             assert read.wait(timeout=60)
             late.append(batcher.submit("q1", None, DecodeConfig()))
@@ -88,6 +88,24 @@ def test_a_batch_waits_for_requests_already_received_and_not_yet_queued():
     assert alone.result(timeout=60) == "ALONE"
     batcher.close()
     assert model.sizes == [1, 2, 1]
+
+
+def test_a_batch_waits_for_clients_that_were_in_the_server_at_once_lately():
+    import contextlib
+
+    model = RecordingModel()
+    batcher = RequestBatcher(model, max_batch=16, max_wait_ms=LONG_WAIT_MS, max_queue=64)
+    with contextlib.ExitStack() as clients:
+        for _ in range(4):  # four clients' requests in the server at once
+            clients.enter_context(batcher.request())
+        first = [batcher.submit(f"q{i}", None, DecodeConfig()) for i in range(2)]
+        later = [batcher.submit(f"q{i}", None, DecodeConfig()) for i in range(2, 4)]
+        assert [future.result(timeout=60) for future in first + later] == ["Q0", "Q1", "Q2", "Q3"]
+    assert model.sizes == [4]  # the first two waited for the other two
+    batcher.CONCURRENCY_WINDOW_S = 0  # once the concurrency seen is old, a lone question goes at once
+    assert batcher.submit("alone", None, DecodeConfig()).result(timeout=60) == "ALONE"
+    batcher.close()
+    assert model.sizes == [4, 1]
 
 
 def test_batches_keep_to_max_batch_and_split_by_decoding_options():
