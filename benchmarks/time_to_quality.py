@@ -99,6 +99,11 @@ def bits_per_character(bot, dataset, best_val_loss: float) -> float:
     return best_val_loss * tokens / math.log(2) / characters
 
 
+def steps_per_epoch(train, dataset) -> int:
+    """Batches in one of the run's epochs: ``steps_per_epoch``, else one pass over the training split."""
+    return train.steps_per_epoch or math.ceil(len(dataset.samples.of_split("train")) / train.batch_size)
+
+
 def measure(name: str, corpus: str, run: Path, cases: int, replies: int) -> dict:
     """The JSON line of one trained candidate."""
     from benchmarks.reply_quality import reply_figures
@@ -115,7 +120,7 @@ def measure(name: str, corpus: str, run: Path, cases: int, replies: int) -> dict
     beam = reply_figures(bot, dataset, replies)
     return {
         "benchmark": "time_to_quality", "corpus": corpus, "candidate": name, "settings": CANDIDATES[name],
-        "epochs": len(history), "steps": len(history) * bot.config.train.steps_per_epoch,
+        "epochs": len(history), "steps": len(history) * steps_per_epoch(bot.config.train, dataset),
         "tokens_per_second": round(float(np.mean([entry["tokens_per_second"] for entry in history])), 1),
         "train_seconds": round(sum(entry["seconds"] for entry in history), 1),
         "parameters": int(bot.model.count_params()), "vocabulary": len(bot.vocabulary),
