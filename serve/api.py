@@ -181,20 +181,23 @@ def question():
     state = _state()
     settings = state.config.serve
     if state.bot is None:
-        _question_text(_json_body(), settings.max_question_chars)  # bad input is still answered 400
+        _question_fields(_json_body(), settings.max_question_chars)  # bad input is still answered 400
         raise ApiError(503, "no_model", "no model is loaded")
-    with state.batcher.request() as arriving:
-        return _answer(state, arriving)
+    with state.batcher.request():
+        return _answer(state)
 
 
-def _answer(state, arriving):
+def _question_fields(body: dict, limit: int) -> tuple[str, list[str] | None, str | None]:
+    """The request's question, context and session id, each checked."""
+    return _question_text(body, limit), _context(body, limit), _session_id(body)
+
+
+def _answer(state):
     """Read and check the question (a batch being gathered may wait for it meanwhile), then answer it."""
     settings = state.config.serve
-    with arriving:
+    with state.batcher.arriving():
         body = _json_body()
-        text = _question_text(body, settings.max_question_chars)
-        context = _context(body, settings.max_question_chars)
-        session_id = _session_id(body)
+        text, context, session_id = _question_fields(body, settings.max_question_chars)
         options = _options(body, state.bot.config.decode)
         if context is None and session_id:
             context = _session_context(state, session_id)

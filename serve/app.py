@@ -96,7 +96,7 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
-    install_rate_limits(app, settings)  # after the clock, so that a refused request is timed and has its id
+    install_rate_limits(app, settings, app.extensions["deepqa"].api_key)  # after the clock, so that a refused request is timed and has its id
 
     @app.get("/metrics")
     def prometheus_metrics():

@@ -55,21 +55,22 @@ class RequestBatcher:
 
     @contextlib.contextmanager
     def request(self):
-        """Around the whole handling of a request that asks a question; yields the context manager to hold
-        while the request is read and checked, before its question is submitted."""
+        """Around the whole handling of a request that asks a question, its answer included."""
         with self._count_lock:
             self._in_server += 1
             now = time.monotonic()
             if self._in_server >= self._peak or now - self._peak_time > self.CONCURRENCY_WINDOW_S:
                 self._peak, self._peak_time = self._in_server, now
         try:
-            yield self._arrival()
+            yield
         finally:
             with self._count_lock:
                 self._in_server -= 1
 
     @contextlib.contextmanager
-    def _arrival(self):
+    def arriving(self):
+        """Around the reading and checking of a request's question, up to its submission: a batch being
+        gathered may wait for it meanwhile."""
         with self._count_lock:
             self._arriving += 1
         try:

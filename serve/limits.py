@@ -9,9 +9,7 @@ from flask_limiter import ApplicationLimit, Limiter
 
 from deepqa.config import ServeConfig
 from deepqa.errors import ConfigError
-
-# Liveness answers without a key and without a limit, so that an orchestrator's probes never count.
-UNLIMITED_ENDPOINTS = {"api.health"}
+from serve.api import OPEN_ENDPOINTS
 
 
 def client_address() -> str:
@@ -20,11 +18,13 @@ def client_address() -> str:
 
 
 def _not_api() -> bool:
-    return request.blueprint != "api" or request.endpoint in UNLIMITED_ENDPOINTS
+    """Outside the limits: the page, /metrics, and liveness (an orchestrator's probes never count)."""
+    return request.blueprint != "api" or request.endpoint in OPEN_ENDPOINTS
 
 
-def install_rate_limits(app: Flask, settings: ServeConfig) -> Limiter:
-    """Limit ``app`` by ``[serve] rate_limit_per_minute`` and ``failed_key_limit_per_minute`` (0: none), its
+def install_rate_limits(app: Flask, settings: ServeConfig, api_key: str) -> Limiter:
+    """Limit ``app`` by ``[serve] rate_limit_per_minute`` and, when ``api_key`` is set,
+    ``failed_key_limit_per_minute`` (0: none), its
     counts kept in ``[serve] rate_limit_storage``; a storage that cannot be used is a :class:`ConfigError`.
     When the storage stops answering later, requests pass unlimited (logged) rather than fail."""
     limits = []
@@ -32,7 +32,7 @@ def install_rate_limits(app: Flask, settings: ServeConfig) -> Limiter:
         per_minute = settings.rate_limit_per_minute
         limits.append(ApplicationLimit(f"{per_minute}/minute", scope="requests", exempt_when=_not_api,
                                        error_message=f"more than {per_minute} requests in a minute from this client"))
-    if settings.failed_key_limit_per_minute and settings.resolved_api_key():
+    if settings.failed_key_limit_per_minute and api_key:
         failed = settings.failed_key_limit_per_minute
         limits.append(ApplicationLimit(f"{failed}/minute", scope="failed-keys", exempt_when=_not_api,
                                        deduct_when=lambda response: response.status_code == 401,

@@ -134,10 +134,10 @@ class ConversationStore:
         self._purged_at = now
         if not self.keep_days:
             return 0
-        old = sa.select(EXCHANGES.c.id).where(EXCHANGES.c.time < now - 86400 * self.keep_days)
+        is_old = EXCHANGES.c.time < now - 86400 * self.keep_days
         with self._purge_lock, self._transaction() as connection:
-            connection.execute(FEEDBACK.delete().where(FEEDBACK.c.exchange_id.in_(old)))
-            return connection.execute(EXCHANGES.delete().where(EXCHANGES.c.time < now - 86400 * self.keep_days)).rowcount
+            connection.execute(FEEDBACK.delete().where(FEEDBACK.c.exchange_id.in_(sa.select(EXCHANGES.c.id).where(is_old))))
+            return connection.execute(EXCHANGES.delete().where(is_old)).rowcount
 
     def record(self, session: str | None, question: str, context: list[str], answer: str, decoding: dict,
                latency_ms: float, model: str) -> str:

@@ -71,7 +71,7 @@ def test_a_batch_waits_for_requests_already_received_and_not_yet_queued():
     late = []
 
     def request_being_read():
-        with batcher.request() as arriving, arriving:
+        with batcher.request(), batcher.arriving():
             reading.set()
             assert read.wait(timeout=60)
             late.append(batcher.submit("q1", None, DecodeConfig()))
