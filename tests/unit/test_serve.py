@@ -240,13 +240,12 @@ def test_sessions_carry_context(bot, tmp_path):
 
 
 def test_session_turns_are_bounded_and_expire(tmp_path):
-    import time
-
-    bounded = ConversationStore(tmp_path / "db.sqlite3", session_turns=3, session_max_age_s=10)
+    bounded = ConversationStore(tmp_path / "db.sqlite3", session_turns=3, session_max_age_s=3600)
     for turn in range(3):
         bounded.record("a", f"q{turn}", [], f"a{turn}", {}, 1.0, "m")
-    assert bounded.context("a") == ["a1", "q2", "a2"]  # the last three turns, oldest first
-    assert bounded.context("a", now=time.time() + 11) == []  # idle too long
+    last = bounded.exchanges()[-1]["time"]  # the clock is given, never read: no test depends on speed
+    assert bounded.context("a", now=last + 3600) == ["a1", "q2", "a2"]  # the last three turns, oldest first
+    assert bounded.context("a", now=last + 3601) == []  # idle too long
     bounded.record("b", "q", [], "a", {}, 1.0, "m")
     assert bounded.context("b") == ["q", "a"] and bounded.context("c") == []
     assert ConversationStore(tmp_path / "other.sqlite3", session_turns=0).context("a") == []
