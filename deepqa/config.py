@@ -230,6 +230,14 @@ class RankerConfig(Settings):
     batch_size: int = setting(512, minimum=2, maximum=100_000)
     learning_rate: float = setting(0.002, minimum=1e-12)
     temperature: float = setting(0.05, minimum=0.001, maximum=10.0)
+    # Pairs of towers trained side by side, each with its own loss; the score is the mean of their cosines.
+    ensemble: int = setting(1, minimum=1, maximum=16)
+    # bow: one embedding table for the context and answer towers.
+    share_embedding: bool = False
+    # bow: a word's vector adds the mean of its pieces' (characters of Chinese words, trigrams of others).
+    word_pieces: bool = False
+    # Validate and keep an exponential moving average of the weights with this momentum (0: the weights).
+    average_momentum: float = setting(0.0, minimum=0.0, maximum=0.9999)
     lexical_weight: float = setting(0.5, minimum=0.0, maximum=10.0)
     unknown_word_boost: float = setting(10.0, minimum=0.0, maximum=100.0)
     unknown_word_rate: float = setting(0.05, minimum=0.0, maximum=0.5)

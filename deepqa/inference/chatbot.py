@@ -46,7 +46,7 @@ class Chatbot:
                  metrics: dict):
         self.run_dir, self.config, self.vocabulary, self.tokenizer = run_dir, config, vocabulary, tokenizer
         self.model, self.metrics = model, metrics
-        self.ranker = Ranker.load(run_dir, config, len(vocabulary))
+        self.ranker = Ranker.load(run_dir, config, vocabulary.id2word)
         self.decoder_length = config.samples.decoder_length
         self.decoder = Decoder(model, self.decoder_length, xla=config.decode.xla)
         self.likelihood = LikelihoodScorer(model)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import keras
 import keras_hub
+import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from deepqa.data.vocab import EOS
 from deepqa.errors import ConfigError
+from deepqa.ranker.pieces import piece_table
 from deepqa.registry import RANKER_ENCODERS
 
 NEG = -1e9
@@ -38,10 +41,31 @@ def masked_mean(x, mask):
     return ops.sum(x * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
 
 
+class WordPieces(keras.layers.Layer):
+    """Piece embeddings [P, dim] and the table of each word's pieces (:func:`piece_table`): ``call`` adds to
+    each row of a word embedding matrix [V, dim] the mean of its word's piece vectors, as one sparse product
+    per batch rather than a gather per token."""
+
+    def __init__(self, table, dim: int, **kwargs):
+        super().__init__(**kwargs)
+        rows, columns = np.nonzero(table)
+        counts = np.maximum((table > 0).sum(axis=1), 1)
+        self.count, self.dim = int(table.max()) + 1, dim
+        self.table = tf.sparse.reorder(tf.SparseTensor(
+            np.stack([rows, table[rows, columns]], axis=1).astype(np.int64),
+            (1.0 / counts[rows]).astype(np.float32), (table.shape[0], self.count)))
+
+    def build(self, input_shape=None):
+        self.vectors = self.add_weight(shape=(self.count, self.dim), initializer="uniform", name="vectors")
+
+    def call(self, word_embeddings):
+        return word_embeddings + tf.sparse.sparse_dense_matmul(self.table, self.vectors)
+
+
 class Tower(keras.layers.Layer):
     """Base of the towers: ``features`` [B, H] of ids, projected to ``dim`` and normalised to unit length."""
 
-    def __init__(self, vocab_size: int, settings, max_length: int, **kwargs):
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
         super().__init__(**kwargs)
         self.output_projection = keras.layers.Dense(settings.dim, name="projection")
 
@@ -53,6 +77,10 @@ class Tower(keras.layers.Layer):
         """Pooled features [B, H] of ids [B, T]."""
         raise NotImplementedError
 
+    def shareable(self) -> dict:
+        """The layers another tower may share with this one (``[ranker] share_embedding``)."""
+        return {}
+
     def call(self, ids, training=False):
         mask = ops.not_equal(ids, 0)
         return ops.normalize(self.output_projection(self.features(ids, mask, training)), axis=-1)
@@ -62,13 +90,30 @@ class Tower(keras.layers.Layer):
 class BagOfEmbeddings(Tower):
     """Masked mean and max of the token embeddings, over all tokens and over the last turn's."""
 
-    def __init__(self, vocab_size: int, settings, max_length: int, **kwargs):
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
         super().__init__(vocab_size, settings, max_length, **kwargs)
-        self.embedding = keras.layers.Embedding(vocab_size, settings.dim, name="embedding")
+        shared = shared or {}
+        self.embedding = shared.get("embedding") or keras.layers.Embedding(vocab_size, settings.dim, name="embedding")
+        self.pieces = None
+        if settings.word_pieces:
+            if words is None or len(words) != vocab_size:
+                raise ConfigError("[ranker] word_pieces needs the vocabulary's words")
+            self.pieces = shared.get("pieces") or WordPieces(piece_table(words), settings.dim, name="pieces")
         self.dropout = keras.layers.Dropout(settings.dropout)
 
+    def shareable(self) -> dict:
+        return {"embedding": self.embedding, "pieces": self.pieces}
+
+    def word_vectors(self, ids):
+        """Embeddings [B, T, dim] of ids [B, T]: the word's own, plus the mean of its pieces' if it has any."""
+        if self.pieces is None:
+            return self.embedding(ids)
+        if not self.embedding.built:
+            self.embedding.build(None)
+        return ops.take(self.pieces(self.embedding.embeddings), ids, axis=0)
+
     def features(self, ids, mask, training=False):
-        x = self.dropout(self.embedding(ids), training=training)
+        x = self.dropout(self.word_vectors(ids), training=training)
         last = last_turn_mask(ids, mask)
         return ops.concatenate([masked_mean(x, mask), masked_max(x, mask), masked_mean(x, last), masked_max(x, last)],
                                axis=-1)
@@ -82,8 +127,11 @@ class TransformerTower(Tower):
     def check(cls, settings) -> None:
         if settings.dim % settings.heads:
             raise ConfigError(f"[ranker] heads = {settings.heads} must divide [ranker] dim = {settings.dim}")
+        for name in ("share_embedding", "word_pieces"):
+            if getattr(settings, name):
+                raise ConfigError(f"[ranker] {name} is a setting of the bow encoder, not of {settings.encoder}")
 
-    def __init__(self, vocab_size: int, settings, max_length: int, **kwargs):
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
         super().__init__(vocab_size, settings, max_length, **kwargs)
         self.embedding = keras_hub.layers.TokenAndPositionEmbedding(vocab_size, max_length, settings.dim,
                                                                     name="embedding")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -33,11 +34,11 @@ class Ranker:
         self.unknown_word_boost = unknown_word_boost if self.lexical_weight else 0.0
 
     @classmethod
-    def load(cls, run_dir: Path, config: Config, vocab_size: int) -> "Ranker | None":
-        """The run's ranker, or None when the run has none."""
+    def load(cls, run_dir: Path, config: Config, words: Sequence[str]) -> "Ranker | None":
+        """The run's ranker over the vocabulary ``words`` (in id order), or None when the run has none."""
         if not (run_dir / RANKER_WEIGHTS).is_file() or not (run_dir / RANKER_INDEX).is_file():
             return None
-        model = build_ranker(config, vocab_size)
+        model = build_ranker(config, words)
         model.load_weights(run_dir / RANKER_WEIGHTS)
         index = ResponseIndex.load(run_dir / RANKER_INDEX)
         index.search_approximately_above(config.ranker.approximate_above, run_dir / RANKER_GRAPH)

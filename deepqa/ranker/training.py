@@ -7,7 +7,9 @@ epoch (``ranker_resume/``) lets an interrupted training continue where it stoppe
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import keras
 import numpy as np
@@ -33,10 +35,10 @@ DISTRACTORS = 9
 VALIDATION_PAIRS = 5000
 
 
-def build_ranker(config: Config, vocab_size: int) -> DualEncoder:
-    """The dual encoder of ``[ranker]``, with its weights created."""
+def build_ranker(config: Config, words: Sequence[str]) -> DualEncoder:
+    """The dual encoder of ``[ranker]`` over the vocabulary ``words`` (in id order), with its weights created."""
     samples = config.samples
-    model = DualEncoder(vocab_size, config.ranker, samples.max_question_length, samples.max_answer_length)
+    model = DualEncoder(words, config.ranker, samples.max_question_length, samples.max_answer_length)
     ones = np.ones((1, 1), np.int32)
     model({"context_ids": ones, "response_ids": ones})
     return model
@@ -105,15 +107,33 @@ def recall_at_1(model: DualEncoder, questions: list[np.ndarray], answers: list[n
     return float(np.mean(true > distractor.max(axis=1)))
 
 
+@contextmanager
+def averaged_weights(model: DualEncoder, optimizer) -> Iterator[None]:
+    """Within the block the model holds the moving average of its weights (``[ranker] average_momentum``),
+    after it the weights training goes on from; without an average, the weights throughout."""
+    if not optimizer.use_ema or not optimizer.built:
+        yield
+        return
+    current = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        yield
+    finally:
+        for variable, value in zip(model.trainable_variables, current):
+            variable.assign(value)
+
+
 def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     """Train the ranker of ``[ranker]`` on the dataset's training split into ``run_dir``; returns its metrics."""
     settings = config.ranker
     keras.utils.set_random_seed(settings.seed)
     vocab_size = len(dataset.vocabulary)
-    model = build_ranker(config, vocab_size)
-    optimizer = keras.optimizers.Adam(settings.learning_rate, global_clipnorm=1.0)
+    model = build_ranker(config, dataset.vocabulary.id2word)
     train, valid = dataset.samples.of_split("train"), dataset.samples.of_split("valid")
     questions, answers = _rows(train, "question"), _rows(train, "answer")
+    optimizer = keras.optimizers.Adam(settings.learning_rate, global_clipnorm=1.0,
+                                      use_ema=bool(settings.average_momentum),
+                                      ema_momentum=settings.average_momentum or 0.99)
     keys = _answer_keys(answers)
     valid_questions, valid_answers = _rows(valid, "question"), _rows(valid, "answer")
     if len(valid_questions) > VALIDATION_PAIRS:  # enough for a steady figure, and quick to score every epoch
@@ -129,12 +149,14 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     @tf.function(reduce_retracing=True)
     def step(context_ids, response_ids, batch_keys):
         with tf.GradientTape() as tape:
-            logits = model({"context_ids": context_ids, "response_ids": response_ids}, training=True)
+            logits = model.member_logits({"context_ids": context_ids, "response_ids": response_ids}, training=True)
             if settings.lexical_weight:
                 lexical = tf.matmul(tfidf_rows(context_ids, lexical_idf), tfidf_rows(response_ids, lexical_idf),
                                     transpose_b=True)
                 logits = logits + settings.lexical_weight * lexical / settings.temperature
-            loss, accuracy = contrastive_loss(logits, batch_keys)
+            # Each member learns on its own, so that their mean is an ensemble rather than one wider model.
+            losses, accuracies = zip(*(contrastive_loss(member, batch_keys) for member in tf.unstack(logits)))
+            loss, accuracy = tf.reduce_mean(tf.stack(losses)), tf.reduce_mean(tf.stack(accuracies))
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss, accuracy
@@ -165,8 +187,9 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
             loss, accuracy = step(contexts, responses, tf.constant(keys[chosen]))
             losses.append(float(loss))
             accuracies.append(float(accuracy))
-        recall = recall_at_1(model, valid_questions, valid_answers, settings.seed, idf=idf,
-                             lexical_weight=settings.lexical_weight)
+        with averaged_weights(model, optimizer):
+            recall = recall_at_1(model, valid_questions, valid_answers, settings.seed, idf=idf,
+                                 lexical_weight=settings.lexical_weight)
         entry = {"epoch": epoch, "loss": float(np.mean(losses)), "in_batch_accuracy": float(np.mean(accuracies)),
                  "val_recall_at_1": recall}
         with writers["train"].as_default():
@@ -177,7 +200,8 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         improved = not np.isfinite(recall) or recall > progress["best"]
         if improved:
             progress["best"] = recall if np.isfinite(recall) else progress["best"]
-            atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
+            with averaged_weights(model, optimizer):
+                atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
         progress.update(epoch=epoch, history=progress["history"] + [entry], rng=rng.bit_generator.state,
                         seconds=earlier_seconds + time.perf_counter() - started)
         checkpoint.save(model, optimizer, progress)
