@@ -73,17 +73,22 @@ class Tower(keras.layers.Layer):
     def check(cls, settings) -> None:
         """Raise :class:`ConfigError` for ``[ranker]`` settings this tower cannot take."""
 
-    def features(self, ids, mask, training=False):
-        """Pooled features [B, H] of ids [B, T]."""
+    def features(self, ids, mask, training=False, table=None):
+        """Pooled features [B, H] of ids [B, T] (``table``: what :meth:`word_table` made, if anything)."""
         raise NotImplementedError
 
     def shareable(self) -> dict:
         """The layers another tower may share with this one (``[ranker] share_embedding``)."""
         return {}
 
-    def call(self, ids, training=False):
+    def word_table(self):
+        """The matrix [V, dim] of word vectors that ``call`` looks ids up in, when the tower has one that costs
+        more than a lookup to make (so that two towers sharing it make it once a step); else None."""
+        return None
+
+    def call(self, ids, training=False, table=None):
         mask = ops.not_equal(ids, 0)
-        return ops.normalize(self.output_projection(self.features(ids, mask, training)), axis=-1)
+        return ops.normalize(self.output_projection(self.features(ids, mask, training, table)), axis=-1)
 
 
 @RANKER_ENCODERS.register("bow")
@@ -104,16 +109,21 @@ class BagOfEmbeddings(Tower):
     def shareable(self) -> dict:
         return {"embedding": self.embedding, "pieces": self.pieces}
 
-    def word_vectors(self, ids):
-        """Embeddings [B, T, dim] of ids [B, T]: the word's own, plus the mean of its pieces' if it has any."""
+    def word_table(self):
+        """Each word's embedding plus the mean of its pieces' [V, dim], with word pieces; else None."""
         if self.pieces is None:
-            return self.embedding(ids)
+            return None
         if not self.embedding.built:
             self.embedding.build(None)
-        return ops.take(self.pieces(self.embedding.embeddings), ids, axis=0)
+        return self.pieces(self.embedding.embeddings)
 
-    def features(self, ids, mask, training=False):
-        x = self.dropout(self.word_vectors(ids), training=training)
+    def word_vectors(self, ids, table=None):
+        """Embeddings [B, T, dim] of ids [B, T]: the word's own, plus the mean of its pieces' if it has any."""
+        table = self.word_table() if table is None else table
+        return self.embedding(ids) if table is None else ops.take(table, ids, axis=0)
+
+    def features(self, ids, mask, training=False, table=None):
+        x = self.dropout(self.word_vectors(ids, table), training=training)
         last = last_turn_mask(ids, mask)
         return ops.concatenate([masked_mean(x, mask), masked_max(x, mask), masked_mean(x, last), masked_max(x, last)],
                                axis=-1)
@@ -138,7 +148,7 @@ class TransformerTower(Tower):
         self.blocks = [keras_hub.layers.TransformerEncoder(2 * settings.dim, settings.heads, dropout=settings.dropout,
                                                            name=f"block_{i}") for i in range(settings.layers)]
 
-    def features(self, ids, mask, training=False):
+    def features(self, ids, mask, training=False, table=None):
         x = self.embedding(ids)
         for block in self.blocks:
             x = block(x, padding_mask=mask, training=training)

@@ -28,7 +28,7 @@ class DualEncoder(keras.Model):
             self.context_towers.append(context)
             self.response_towers.append(tower(len(words), settings, response_length, shared=shared, words=words,
                                               name=f"response{suffix}"))
-        self.temperature = settings.temperature
+        self.temperature, self.shared = settings.temperature, settings.share_embedding
 
     @staticmethod
     def _joined(vectors):
@@ -45,9 +45,13 @@ class DualEncoder(keras.Model):
     def member_logits(self, inputs, training=False):
         """Logits [ensemble, B, B] of each pair of towers: each context against each answer of the batch,
         divided by the temperature."""
-        return ops.stack([ops.matmul(contexts(inputs["context_ids"], training=training),
-                                     ops.transpose(responses(inputs["response_ids"], training=training)))
-                          for contexts, responses in zip(self.context_towers, self.response_towers)]) / self.temperature
+        members = []
+        for contexts, responses in zip(self.context_towers, self.response_towers):
+            table = contexts.word_table() if self.shared else None  # made once for both towers
+            members.append(ops.matmul(contexts(inputs["context_ids"], training=training, table=table),
+                                      ops.transpose(responses(inputs["response_ids"], training=training,
+                                                              table=table))))
+        return ops.stack(members) / self.temperature
 
     def call(self, inputs, training=False):
         """Logits [B, B]: the mean of the members' (the whole model's cosines, divided by the temperature)."""

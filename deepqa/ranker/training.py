@@ -168,13 +168,14 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     rng = np.random.default_rng(settings.seed)
     if progress["rng"]:
         rng.bit_generator.state = progress["rng"]
-    # max_minutes limits this session, as for the generator; the figures count every session.
-    started, earlier_seconds = time.perf_counter(), progress["seconds"]
+    # max_minutes limits this session, as for the generator: no epoch starts that would likely end after it
+    # (judged by the longest so far); the figures count every session.
+    started, earlier_seconds, longest_epoch = time.perf_counter(), progress["seconds"], 0.0
     stopped = "completed"
     steps_per_epoch = len(questions) // batch
-    out_of_time = lambda: settings.max_minutes and time.perf_counter() - started > 60 * settings.max_minutes  # noqa: E731
     for epoch in range(progress["epoch"] + 1, settings.epochs + 1):
-        if out_of_time():
+        epoch_started = time.perf_counter()
+        if settings.max_minutes and epoch_started - started + longest_epoch > 60 * settings.max_minutes:
             stopped = "time_limit"
             break
         order = rng.permutation(len(questions))
@@ -207,9 +208,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         checkpoint.save(model, optimizer, progress)
         LOG.info(f"ranker epoch {epoch}: loss {entry['loss']:.4f} in-batch accuracy {entry['in_batch_accuracy']:.3f} "
                  f"| val 1-in-10 R@1 {recall:.3f}{' | best so far' if improved else ''}")
-        if out_of_time():
-            stopped = "time_limit"
-            break
+        longest_epoch = max(longest_epoch, time.perf_counter() - epoch_started)
     for writer in writers.values():
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)

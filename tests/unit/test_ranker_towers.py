@@ -25,7 +25,7 @@ def test_pieces_are_characters_of_chinese_words_and_marked_trigrams_of_others():
 
 
 def test_shared_embedding_and_word_pieces_change_the_towers():
-    plain = build_ranker(make_config("ranker.dim=8"), WORDS)
+    plain = build_ranker(make_config("ranker.dim=8", "ranker.share_embedding=false", "ranker.word_pieces=false"), WORDS)
     shared = build_ranker(make_config("ranker.dim=8", "ranker.share_embedding=true", "ranker.word_pieces=true"), WORDS)
     assert shared.context_towers[0].embedding is shared.response_towers[0].embedding
     assert shared.context_towers[0].pieces is shared.response_towers[0].pieces
