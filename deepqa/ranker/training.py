@@ -168,14 +168,14 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     rng = np.random.default_rng(settings.seed)
     if progress["rng"]:
         rng.bit_generator.state = progress["rng"]
-    # max_minutes limits this session, as for the generator: no epoch starts that would likely end after it
-    # (judged by the longest so far); the figures count every session.
+    # max_minutes limits this session, as for the generator: after its first epoch no epoch starts that would
+    # likely end after it (judged by the longest so far); the figures count every session.
     started, earlier_seconds, longest_epoch = time.perf_counter(), progress["seconds"], 0.0
     stopped = "completed"
     steps_per_epoch = len(questions) // batch
     for epoch in range(progress["epoch"] + 1, settings.epochs + 1):
         epoch_started = time.perf_counter()
-        if settings.max_minutes and epoch_started - started + longest_epoch > 60 * settings.max_minutes:
+        if settings.max_minutes and longest_epoch and epoch_started - started + longest_epoch > 60 * settings.max_minutes:
             stopped = "time_limit"
             break
         order = rng.permutation(len(questions))

@@ -73,3 +73,20 @@ def test_an_ensemble_scores_by_the_mean_of_its_members_cosines():
     assert np.allclose(cosines, members.mean(axis=0) * model.temperature, atol=1e-5)
     assert np.allclose(model({"context_ids": contexts, "response_ids": responses}).numpy(), members.mean(axis=0),
                        atol=1e-4)
+
+
+def test_the_time_limit_trains_one_epoch_and_starts_none_that_would_end_after_it(tiny_run, tmp_path):
+    import json
+    import shutil
+
+    from deepqa.data.dataset import Dataset
+    from deepqa.files import DATASET_FILE, RANKER_WEIGHTS
+    from deepqa.ranker.training import train_ranker
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    dataset = Dataset.load(json.loads((run / DATASET_FILE).read_text())["path"])
+    config = make_config("ranker.dim=8", "ranker.batch_size=16", "ranker.epochs=3", "ranker.max_minutes=0.000001",
+                         "ranker.ensemble=2")
+    metrics = train_ranker(config, dataset, run)
+    assert metrics["stopped"] == "time_limit" and len(metrics["history"]) == 1 and (run / RANKER_WEIGHTS).is_file()
