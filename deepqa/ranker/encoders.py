@@ -87,6 +87,9 @@ class Tower(keras.layers.Layer):
         more than a lookup to make (so that two towers sharing it make it once a step); else None."""
         return None
 
+    def freeze(self) -> None:
+        """Make once what the tower would make at every call from weights that no longer change (for answering)."""
+
     def call(self, ids, training=False, table=None):
         mask = ops.not_equal(ids, 0)
         return ops.normalize(self.output_projection(self.features(ids, mask, training, table)), axis=-1)
@@ -100,7 +103,7 @@ class BagOfEmbeddings(Tower):
         super().__init__(vocab_size, settings, max_length, **kwargs)
         shared = shared or {}
         self.embedding = shared.get("embedding") or keras.layers.Embedding(vocab_size, settings.dim, name="embedding")
-        self.pieces = None
+        self.pieces = self.frozen_table = None
         if settings.word_pieces:
             if words is None or len(words) != vocab_size:
                 raise ConfigError("[ranker] word_pieces needs the vocabulary's words")
@@ -114,9 +117,17 @@ class BagOfEmbeddings(Tower):
         """Each word's embedding plus the mean of its pieces' [V, dim], with word pieces; else None."""
         if self.pieces is None:
             return None
+        if self.frozen_table is not None:
+            return self.frozen_table
         if not self.embedding.built:
             self.embedding.build(None)
         return self.pieces(self.embedding.embeddings)
+
+    def freeze(self) -> None:
+        """Make the word table once, for a tower that no longer learns (answering, not training)."""
+        if self.pieces is not None:
+            self.frozen_table = None
+            self.frozen_table = ops.convert_to_tensor(self.word_table())
 
     def word_vectors(self, ids, table=None):
         """Embeddings [B, T, dim] of ids [B, T]: the word's own, plus the mean of its pieces' if it has any."""

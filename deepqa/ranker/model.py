@@ -42,6 +42,11 @@ class DualEncoder(keras.Model):
         """Unit vectors [B, ensemble x dim] of answer ids [B, T]."""
         return self._joined([tower(ids, training=training) for tower in self.response_towers])
 
+    def freeze(self) -> None:
+        """Prepare the towers for answering with their current weights (see :meth:`deepqa.ranker.encoders.Tower.freeze`)."""
+        for tower in [*self.context_towers, *self.response_towers]:
+            tower.freeze()
+
     def member_logits(self, inputs, training=False):
         """Logits [ensemble, B, B] of each pair of towers: each context against each answer of the batch,
         divided by the temperature."""

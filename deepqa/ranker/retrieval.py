@@ -40,6 +40,7 @@ class Ranker:
             return None
         model = build_ranker(config, words)
         model.load_weights(run_dir / RANKER_WEIGHTS)
+        model.freeze()
         index = ResponseIndex.load(run_dir / RANKER_INDEX)
         index.search_approximately_above(config.ranker.approximate_above, run_dir / RANKER_GRAPH)
         return cls(model, index, config.ranker.lexical_weight, config.ranker.unknown_word_boost)

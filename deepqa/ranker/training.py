@@ -212,6 +212,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     for writer in writers.values():
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
+    model.freeze()
     usual_unknowns = float(np.mean(unknown_share(pad_rows(questions)))) if questions else 0.0
     index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index,
                                 unknown_share=usual_unknowns)

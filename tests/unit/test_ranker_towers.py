@@ -90,3 +90,14 @@ def test_the_time_limit_trains_one_epoch_and_starts_none_that_would_end_after_it
                          "ranker.ensemble=2")
     metrics = train_ranker(config, dataset, run)
     assert metrics["stopped"] == "time_limit" and len(metrics["history"]) == 1 and (run / RANKER_WEIGHTS).is_file()
+
+
+def test_a_frozen_tower_answers_as_before_from_its_word_table_made_once():
+    model = build_ranker(make_config("ranker.dim=8", "ranker.ensemble=2"), WORDS)
+    ids = np.array([[4, 5, 6, 0], [7, 8, 2, 4]])
+    before = model.contexts(ids).numpy(), model.responses(ids).numpy()
+    model.freeze()
+    assert np.allclose(model.contexts(ids).numpy(), before[0]) and np.allclose(model.responses(ids).numpy(), before[1])
+    pieces = model.context_towers[0].pieces.vectors
+    pieces.assign(pieces.numpy() + 1.0)  # a frozen table does not follow the weights any more
+    assert np.allclose(model.contexts(ids).numpy(), before[0])
