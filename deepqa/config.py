@@ -230,6 +230,8 @@ class RankerConfig(Settings):
     batch_size: int = setting(512, minimum=2, maximum=100_000)
     learning_rate: float = setting(0.002, minimum=1e-12)
     temperature: float = setting(0.05, minimum=0.001, maximum=10.0)
+    # The four below default to how bundles made before they existed were trained, so those still load;
+    # config.ini sets the measured choices.
     # Pairs of towers trained side by side, each with its own loss; the score is the mean of their cosines.
     ensemble: int = setting(1, minimum=1, maximum=16)
     # bow: one embedding table for the context and answer towers.

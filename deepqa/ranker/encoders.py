@@ -3,8 +3,9 @@
 ``bow``: embeddings pooled by masked mean and max, over the whole text and over its last turn (a context
 is its turns joined by <eos>, and the question, last, says most), then a dense layer (fast: one matrix
 product per token); optionally one embedding table for both towers (``[ranker] share_embedding``) and
-word vectors that add the mean of their pieces' (``[ranker] word_pieces``, :mod:`deepqa.ranker.pieces`). ``transformer``: keras-hub token and position embedding, ``[ranker] layers`` TransformerEncoder
-blocks, masked mean, dense. Id 0 is padding everywhere.
+word vectors that add the mean of their pieces' (``[ranker] word_pieces``, :mod:`deepqa.ranker.pieces`).
+``transformer``: keras-hub token and position embedding, ``[ranker] layers`` TransformerEncoder blocks,
+masked mean, dense. Id 0 is padding everywhere.
 """
 
 from __future__ import annotations
