@@ -83,6 +83,8 @@ class DrainingServer:
             while not self.drained.is_set():  # one pass of the event loop at a time, to see when to end
                 wasyncore.loop(timeout=adjustments.asyncore_loop_timeout, map=self.server._map,
                                use_poll=adjustments.asyncore_use_poll, count=1)
+                if self.stopping and self.server.socket.fileno() != -1:
+                    self._close_listener()
         finally:
             self.server.task_dispatcher.shutdown()
             wasyncore.close_all(self.server._map)
@@ -115,9 +117,15 @@ class DrainingServer:
         self.stopping = True
         LOG.info(f"{signal.Signals(signum).name}: no new connections; answering the requests already received")
         self.server.accepting = False
-        self.server.del_channel()  # the listening socket leaves the loop, then closes: new connections are refused
-        self.server.socket.close()
+        # The listening socket is closed by the event loop between two passes, not here: this handler may
+        # interrupt a select() that holds its descriptor, which would then fail with EBADF.
+        self.server.pull_trigger()
         threading.Thread(target=self._drain, name="drain", daemon=True).start()
+
+    def _close_listener(self) -> None:
+        """The listening socket leaves the loop, then closes: new connections are refused."""
+        self.server.del_channel()
+        self.server.socket.close()
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.timeout_s
