@@ -188,9 +188,13 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
             loss, accuracy = step(contexts, responses, tf.constant(keys[chosen]))
             losses.append(float(loss))
             accuracies.append(float(accuracy))
-        with averaged_weights(model, optimizer):
+        with averaged_weights(model, optimizer):  # validated, and kept when best
             recall = recall_at_1(model, valid_questions, valid_answers, settings.seed, idf=idf,
                                  lexical_weight=settings.lexical_weight)
+            improved = not np.isfinite(recall) or recall > progress["best"]
+            if improved:
+                progress["best"] = recall if np.isfinite(recall) else progress["best"]
+                atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
         entry = {"epoch": epoch, "loss": float(np.mean(losses)), "in_batch_accuracy": float(np.mean(accuracies)),
                  "val_recall_at_1": recall}
         with writers["train"].as_default():
@@ -198,11 +202,6 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
             tf.summary.scalar("ranker/in_batch_accuracy", entry["in_batch_accuracy"], step=epoch)
         with writers["validation"].as_default():
             tf.summary.scalar("ranker/recall_at_1", recall, step=epoch)
-        improved = not np.isfinite(recall) or recall > progress["best"]
-        if improved:
-            progress["best"] = recall if np.isfinite(recall) else progress["best"]
-            with averaged_weights(model, optimizer):
-                atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
         progress.update(epoch=epoch, history=progress["history"] + [entry], rng=rng.bit_generator.state,
                         seconds=earlier_seconds + time.perf_counter() - started)
         checkpoint.save(model, optimizer, progress)
