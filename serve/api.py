@@ -10,15 +10,17 @@ from __future__ import annotations
 import hmac
 import re
 import time
+from dataclasses import dataclass
 from concurrent.futures import TimeoutError as FutureTimeout
 from flask import Blueprint, current_app, g, jsonify, request
 
 from deepqa.config import DecodeConfig, with_values
 from deepqa.errors import ConfigError
 from deepqa.log import get_logger
-from serve.batcher import QueueFull
+from deepqa.inference.chatbot import Reply
+from serve.batcher import Job, QueueFull
 from serve.openapi import openapi_document
-from serve.store import StoreError
+from serve.store import Exchange, StoreError
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 LOG = get_logger(__name__)
@@ -155,7 +157,7 @@ def _options(body: dict, base):
     if unknown:
         raise ApiError(400, "bad_decoding", f"unknown decoding option '{unknown[0]}'; accepted: {', '.join(accepted)}")
     try:
-        options = _state().bot.check_options(with_values("decode", base, decoding))
+        options = _state().bot.check_options(with_values("decode", base, decoding) if decoding else base)
     except ConfigError as exc:
         raise ApiError(400, "bad_decoding", str(exc).replace("[decode] ", "")) from None
     return _served(options, base)
@@ -201,27 +203,56 @@ def _answer(state):
         options = _options(body, state.bot.config.decode)
         if context is None and session_id:
             context = _session_context(state, session_id)
-        started = time.perf_counter()
+        decoding = {key: getattr(options, key) for key in DecodeConfig.request_keys()}
         try:
-            future = state.batcher.submit(text, context, options)
+            future = state.batcher.submit(text, context, options, ToStore(session_id, decoding, g.request_id))
         except QueueFull:
             raise ApiError(429, "queue_full", "too many questions are waiting; try again shortly") from None
     try:
-        reply = future.result(timeout=settings.request_timeout_s)
+        answered = future.result(timeout=settings.request_timeout_s)
     except FutureTimeout:
         raise ApiError(503, "timeout", f"no answer within {settings.request_timeout_s} s") from None
-    latency_ms = round(1000 * (time.perf_counter() - started), 2)
-    decoding = {key: getattr(options, key) for key in DecodeConfig.request_keys()}
-    try:  # the exchange is also the session's newest turn pair: one row, stored whole or not at all
-        exchange_id = state.store.record(session_id, text, list(context or []), reply.text, decoding, latency_ms,
-                                         state.model_name)
-    except StoreError as exc:  # a full disk or a lost database: the answer still goes out, unrecorded
-        _store_failed(state, "an exchange could not be stored", exc)
-        exchange_id = None
-    answer = {"answer": reply.text, "exchange_id": exchange_id, "model": state.model_name, "latency_ms": latency_ms}
+    reply = answered.reply
+    answer = {"answer": reply.text, "exchange_id": answered.exchange_id, "model": state.model_name,
+              "latency_ms": answered.latency_ms}
     if options.num_answers > 1:
         answer["answers"] = [{"text": a.text, "score": a.score, "source": a.source} for a in reply.answers]
     return jsonify(answer)
+
+
+@dataclass(frozen=True)
+class ToStore:
+    """What a question's exchange is stored with, besides its texts."""
+
+    session_id: str | None
+    decoding: dict
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A decoded reply, its stored exchange's id (None where it could not be stored) and its latency."""
+
+    reply: Reply
+    exchange_id: str | None
+    latency_ms: float
+
+
+def stored_answers(state, jobs: list[Job], replies: list[Reply]) -> list[Answered]:
+    """The replies of one batch, their exchanges (each also its session's newest turn pair) stored in one
+    transaction before any is answered; a store failure (a full disk, a lost database) is logged and counted,
+    and the answers still go out, unrecorded."""
+    finished = time.perf_counter()
+    latencies = [round(1000 * (finished - job.submitted), 2) for job in jobs]
+    exchanges = [Exchange(job.kept.session_id, job.question, list(job.context or []), reply.text, job.kept.decoding,
+                          latency, state.model_name) for job, reply, latency in zip(jobs, replies, latencies)]
+    try:
+        ids = state.store.record_all(exchanges)
+    except StoreError as exc:
+        for job in jobs:
+            _store_failed(state, "an exchange could not be stored", exc, job.kept.request_id)
+        ids = [None] * len(jobs)
+    return [Answered(reply, exchange_id, latency) for reply, exchange_id, latency in zip(replies, ids, latencies)]
 
 
 def _session_context(state, session_id: str) -> list[str]:
@@ -229,13 +260,13 @@ def _session_context(state, session_id: str) -> list[str]:
     try:
         return state.store.context(session_id)
     except StoreError as exc:
-        _store_failed(state, "a session's turns could not be read", exc)
+        _store_failed(state, "a session's turns could not be read", exc, g.request_id)
         return []
 
 
-def _store_failed(state, what: str, error: StoreError) -> None:
+def _store_failed(state, what: str, error: StoreError, request_id: str | None) -> None:
     """Log and count a store failure that the request survives."""
-    LOG.warning(f"{what}: {error}", extra={"request_id": g.get("request_id")})
+    LOG.warning(f"{what}: {error}", extra={"request_id": request_id})
     state.store_errors += 1
     state.metrics.store_errors.inc()
 
@@ -253,7 +284,7 @@ def feedback():
     try:
         known = _state().store.add_feedback(exchange_id, rating, comment)
     except StoreError as exc:
-        _store_failed(_state(), "feedback could not be stored", exc)
+        _store_failed(_state(), "feedback could not be stored", exc, g.request_id)
         raise ApiError(503, "store_unavailable", "the feedback could not be stored; try again later") from None
     if not known:
         raise ApiError(404, "unknown_exchange", f"no exchange {exchange_id!r}")

@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from deepqa.inference.chatbot import Chatbot
 from deepqa.log import get_logger
 from deepqa.config import Config
-from serve.api import api, error_response
+from serve.api import api, error_response, stored_answers
 from serve.batcher import RequestBatcher
 from serve.limits import install_rate_limits
 from serve.metrics import CONTENT_TYPE, ServingMetrics
@@ -69,13 +69,17 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False
 
-    def answer(jobs):
+    def decode(jobs):
         return bot.reply_batch([(job.question, job.context) for job in jobs], jobs[0].options)
+
+    def answer(jobs):
+        return stored_answers(app.extensions["deepqa"], jobs, timed_decode(jobs))
 
     model_name = bot.run_dir.name if bot else "none"
     metrics = ServingMetrics({"name": model_name, "architecture": bot.config.model.type if bot else "none",
                               "mode": bot.check_options(bot.config.decode).mode if bot else "none"})
-    batcher = (RequestBatcher(metrics.timed_batches(answer), settings.max_batch, settings.max_wait_ms,
+    timed_decode = metrics.timed_batches(decode)
+    batcher = (RequestBatcher(answer, settings.max_batch, settings.max_wait_ms,
                               settings.max_queue, bot.decoder.batch_size_for)
                if bot is not None else None)
     compiled_when_ready = bot.decoder.compilations if bot is not None else 0

@@ -8,7 +8,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 
 class QueueFull(Exception):
@@ -22,6 +22,8 @@ class Job:
     question: str
     context: Sequence[str] | None
     options: object
+    kept: Any = None  # what the caller keeps with the question for the answering (the server: what is stored)
+    submitted: float = field(default_factory=time.perf_counter)
     future: Future = field(default_factory=Future)
 
 
@@ -85,9 +87,9 @@ class RequestBatcher:
             recent = time.monotonic() - self._peak_time <= self.CONCURRENCY_WINDOW_S
             return min(self.max_batch, self._peak if recent else self._in_server)
 
-    def submit(self, question: str, context: Sequence[str] | None, options) -> Future:
-        """Queue a question; its Future holds the reply (or the decoding error)."""
-        job = Job(question, context, options)
+    def submit(self, question: str, context: Sequence[str] | None, options, kept: Any = None) -> Future:
+        """Queue a question; its Future holds what ``answer`` made of it (or the error)."""
+        job = Job(question, context, options, kept)
         try:
             self.jobs.put_nowait(job)
         except queue.Full:

@@ -22,11 +22,12 @@ def _not_api() -> bool:
     return request.blueprint != "api" or request.endpoint in OPEN_ENDPOINTS
 
 
-def install_rate_limits(app: Flask, settings: ServeConfig, api_key: str) -> Limiter:
+def install_rate_limits(app: Flask, settings: ServeConfig, api_key: str) -> Limiter | None:
     """Limit ``app`` by ``[serve] rate_limit_per_minute`` and, when ``api_key`` is set,
     ``failed_key_limit_per_minute`` (0: none), its
     counts kept in ``[serve] rate_limit_storage``; a storage that cannot be used is a :class:`ConfigError`.
-    When the storage stops answering later, requests pass unlimited (logged) rather than fail."""
+    When the storage stops answering later, requests pass unlimited (logged) rather than fail. Without any
+    limit, nothing is installed (None): the limiter's bookkeeping would cost every request for nothing."""
     limits = []
     if settings.rate_limit_per_minute:
         per_minute = settings.rate_limit_per_minute
@@ -38,12 +39,14 @@ def install_rate_limits(app: Flask, settings: ServeConfig, api_key: str) -> Limi
                                        deduct_when=lambda response: response.status_code == 401,
                                        error_message=f"more than {failed} failed API keys in a minute from this "
                                                      f"client"))
+    if not limits:
+        return None
     try:
         limiter = Limiter(client_address, application_limits=limits, storage_uri=settings.rate_limit_storage,
                           strategy="moving-window", swallow_errors=True, headers_enabled=True,
                           key_prefix="deepqa")
         limiter.init_app(app)
-        if limits and not limiter.storage.check():
+        if not limiter.storage.check():
             raise ConfigError(f"[serve] rate_limit_storage {settings.rate_limit_storage!r} does not answer")
     except ConfigError:
         raise

@@ -11,7 +11,9 @@ import json
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +47,19 @@ FEEDBACK = sa.Table(
 SCHEMA = sa.Table("deepqa_schema", METADATA, sa.Column("version", sa.Integer, nullable=False))
 
 
+@dataclass(frozen=True)
+class Exchange:
+    """One question and its answer, as stored: the session's newest turn pair."""
+
+    session: str | None
+    question: str
+    context: Sequence[str]
+    answer: str
+    decoding: dict
+    latency_ms: float
+    model: str
+
+
 class StoreError(DeepQAError):
     """The database could not be read or written (full disk, lost connection): the caller decides whether
     the request still succeeds."""
@@ -75,11 +90,14 @@ def _engine(url: str) -> sa.Engine:
         raise DatasetError(f"[serve] database {url!r} is neither a file path nor a database URL") from None
     if parsed.get_backend_name() != "sqlite":
         try:
-            return sa.create_engine(parsed, pool_pre_ping=True, pool_size=8, max_overflow=16)
+            return sa.create_engine(parsed, pool_pre_ping=True, pool_size=16, max_overflow=16)
         except ImportError as exc:
             raise DatasetError(f"[serve] database {redacted(url)} needs a driver that is not installed ({exc}); "
                                f"for PostgreSQL: pip install 'deepqa[postgres]'") from None
-    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+    # A connection for every request thread stays open: opening one (and setting its pragmas) per request
+    # cost more than the insert.
+    engine = sa.create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30},
+                              pool_size=64, max_overflow=64)
 
     @sa.event.listens_for(engine, "connect")
     def _sqlite_pragmas(connection, _record):
@@ -106,6 +124,9 @@ class ConversationStore:
         self.engine = _engine(self.url)
         self.keep_days, self.session_turns, self.session_max_age = keep_days, session_turns, session_max_age_s
         self._purge_lock = threading.Lock()
+        # SQLite lets one connection write at a time and makes the others sleep and retry (in growing steps,
+        # up to 100 ms); this process's writers queue on a lock instead and go the moment it is free.
+        self._write_lock = threading.Lock() if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
         self._purged_at = 0.0
         try:
             self._create_schema()
@@ -135,22 +156,28 @@ class ConversationStore:
         if not self.keep_days:
             return 0
         is_old = EXCHANGES.c.time < now - 86400 * self.keep_days
-        with self._purge_lock, self._transaction() as connection:
+        with self._purge_lock, self._write_lock, self._transaction() as connection:
             connection.execute(FEEDBACK.delete().where(FEEDBACK.c.exchange_id.in_(sa.select(EXCHANGES.c.id).where(is_old))))
             return connection.execute(EXCHANGES.delete().where(is_old)).rowcount
 
     def record(self, session: str | None, question: str, context: list[str], answer: str, decoding: dict,
                latency_ms: float, model: str) -> str:
         """Store one exchange, which is also the session's newest turn pair; returns its id."""
+        return self.record_all([Exchange(session, question, context, answer, decoding, latency_ms, model)])[0]
+
+    def record_all(self, exchanges: Sequence[Exchange]) -> list[str]:
+        """Store several exchanges in one transaction (the answers of one batch: a commit costs far more
+        than an insert), all or none; returns their ids."""
         if self.keep_days and time.time() - self._purged_at > PURGE_EVERY_S:
             self.purge()
-        exchange_id = uuid.uuid4().hex
-        with self._transaction() as connection:
-            connection.execute(EXCHANGES.insert().values(
-                id=exchange_id, time=time.time(), session=session, question=question,
-                context=json.dumps(context, ensure_ascii=False), answer=answer, decoding=json.dumps(decoding),
-                latency_ms=latency_ms, model=model))
-        return exchange_id
+        now = time.time()
+        rows = [dict(id=uuid.uuid4().hex, time=now, session=item.session, question=item.question,
+                     context=json.dumps(list(item.context), ensure_ascii=False), answer=item.answer,
+                     decoding=json.dumps(item.decoding), latency_ms=item.latency_ms, model=item.model)
+                for item in exchanges]
+        with self._write_lock, self._transaction() as connection:
+            connection.execute(EXCHANGES.insert(), rows)
+        return [row["id"] for row in rows]
 
     def context(self, session: str, now: float | None = None) -> list[str]:
         """The session's last ``session_turns`` turns, oldest first; empty for an unknown session or one idle
@@ -170,7 +197,7 @@ class ConversationStore:
 
     def add_feedback(self, exchange_id: str, rating: int, comment: str | None) -> bool:
         """Store a rating of an exchange; False when there is no such exchange."""
-        with self._transaction() as connection:
+        with self._write_lock, self._transaction() as connection:
             known = connection.execute(sa.select(EXCHANGES.c.id).where(EXCHANGES.c.id == exchange_id)).first()
             if known is None:
                 return False

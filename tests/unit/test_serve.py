@@ -5,13 +5,14 @@ import json
 import threading
 
 import pytest
+import sqlalchemy as sa
 
 from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.config import with_values
 from deepqa.errors import ConfigError
 from serve.app import create_app
-from serve.store import ConversationStore, StoreError
+from serve.store import ConversationStore, Exchange, StoreError
 from tests.conftest import make_config
 
 
@@ -101,7 +102,7 @@ def test_a_store_failure_still_answers_and_is_counted(bot, tmp_path, monkeypatch
     def full_disk(*arguments):
         raise StoreError("database or disk is full")
 
-    monkeypatch.setattr(state.store, "record", full_disk)
+    monkeypatch.setattr(state.store, "record_all", full_disk)
     reply = client.post("/api/v1/question", json={"question": "question 3 about 3?", "session_id": "u1"})
     assert reply.status_code == 200 and reply.get_json()["exchange_id"] is None and reply.get_json()["answer"]
     assert "could not be stored" in caplog.text
@@ -207,6 +208,12 @@ def test_rate_limit_storage_that_cannot_be_used_is_a_config_error(bot, tmp_path)
         make_client(bot, tmp_path, rate_limit_per_minute=5, rate_limit_storage="nowhere://x")
 
 
+def test_the_limiter_is_installed_only_with_a_limit(bot, tmp_path):
+    assert "limiter" not in make_client(bot, tmp_path)[1].extensions
+    assert "limiter" in make_client(bot, tmp_path, rate_limit_per_minute=5)[1].extensions
+    assert "limiter" in make_client(bot, tmp_path, api_key="s3cret")[1].extensions  # failed keys are limited
+
+
 def test_failed_api_keys_are_limited_per_client(bot, tmp_path):
     client, _ = make_client(bot, tmp_path, api_key="s3cret", failed_key_limit_per_minute=3)
     wrong, good = {"Authorization": "Bearer nope"}, {"Authorization": "Bearer s3cret"}
@@ -276,6 +283,15 @@ def test_feedback_store_and_export_round_trip(bot, tmp_path, monkeypatch):
     assert prepare(config, tmp_path / "retrain")["pairs"]["kept"] == 2
 
 
+def test_the_exchanges_of_a_batch_are_stored_together(tmp_path):
+    store = ConversationStore(tmp_path / "batch.sqlite3")
+    ids = store.record_all([Exchange("a", "q1", [], "a1", {"beam_width": 4}, 1.0, "m"),
+                            Exchange("b", "q2", ["x", "y"], "a2", {}, 2.0, "m")])
+    stored = {row["id"]: row for row in store.exchanges()}
+    assert len(set(ids)) == 2 and set(stored) == set(ids) and stored[ids[1]]["context"] == ["x", "y"]
+    assert store.context("a") == ["q1", "a1"] and store.context("b") == ["q2", "a2"]
+
+
 def test_store_keeps_days_and_knows_its_schema_version(tmp_path):
     import sqlite3
     import time
@@ -326,9 +342,10 @@ def test_batched_answers_equal_unbatched(bot, tmp_path):
     questions = [f"question {i} about {i % 5}?" for i in range(8)]
     alone = {q: client.post("/api/v1/question", json={"question": q}).get_json()["answer"] for q in questions}
     batched_client, app = make_client(bot, tmp_path, max_batch=8, max_wait_ms=200)
-    sizes = []
+    sizes, commits = [], []
     original = app.extensions["deepqa"].batcher.answer
     app.extensions["deepqa"].batcher.answer = lambda jobs: sizes.append(len(jobs)) or original(jobs)
+    sa.event.listen(app.extensions["deepqa"].store.engine, "commit", lambda connection: commits.append(1))
     results = {}
 
     def ask(question):
@@ -343,3 +360,6 @@ def test_batched_answers_equal_unbatched(bot, tmp_path):
     assert max(sizes) > 1
     health = batched_client.get("/api/v1/ready").get_json()
     assert health["questions"] == len(questions) and health["batches"] == len(sizes) < len(questions)
+    assert len(commits) == len(sizes)  # a batch's exchanges are stored in one transaction
+    stored = [row["question"] for row in app.extensions["deepqa"].store.exchanges()]
+    assert sorted(stored) == sorted(questions * 2)  # those answered alone, then those answered in batches
