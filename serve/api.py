@@ -211,6 +211,7 @@ def _answer(state):
     try:
         answered = future.result(timeout=settings.request_timeout_s)
     except FutureTimeout:
+        future.cancel()  # still queued: never decoded, so never stored either
         raise ApiError(503, "timeout", f"no answer within {settings.request_timeout_s} s") from None
     reply = answered.reply
     answer = {"answer": reply.text, "exchange_id": answered.exchange_id, "model": state.model_name,

@@ -88,7 +88,8 @@ class RequestBatcher:
             return min(self.max_batch, self._peak if recent else self._in_server)
 
     def submit(self, question: str, context: Sequence[str] | None, options, kept: Any = None) -> Future:
-        """Queue a question; its Future holds what ``answer`` made of it (or the error)."""
+        """Queue a question; its Future holds what ``answer`` made of it (or the error). Cancelling the Future
+        before the question's batch starts takes the question out."""
         job = Job(question, context, options, kept)
         try:
             self.jobs.put_nowait(job)
@@ -128,6 +129,10 @@ class RequestBatcher:
             if first is None:
                 return
             batch = self._collect(first) if self.max_batch > 1 else [first]
+            # A question whose request gave up waiting (its Future cancelled) is neither decoded nor answered.
+            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            if not batch:
+                continue
             self.batches, self.questions = self.batches + 1, self.questions + len(batch)
             groups: dict[tuple, list[Job]] = {}
             for job in batch:

@@ -44,6 +44,20 @@ def test_a_lone_question_is_answered_without_waiting():
     assert model.sizes == [1]
 
 
+def test_a_cancelled_question_is_neither_decoded_nor_answered():
+    model = RecordingModel()
+    batcher = RequestBatcher(model, max_batch=16, max_wait_ms=0, max_queue=8)
+    model.release.clear()
+    first = batcher.submit("first", None, DecodeConfig())
+    assert model.started.wait(timeout=60)
+    given_up, kept = batcher.submit("given up", None, DecodeConfig()), batcher.submit("kept", None, DecodeConfig())
+    assert given_up.cancel()
+    model.release.set()
+    assert first.result(timeout=60) == "FIRST" and kept.result(timeout=60) == "KEPT"
+    batcher.close()
+    assert model.sizes == [1, 1] and batcher.questions == 2 and given_up.cancelled()
+
+
 def test_questions_queued_during_a_batch_form_the_next_one_filled_to_its_compiled_size():
     model = RecordingModel()
     batcher = RequestBatcher(model, max_batch=16, max_wait_ms=LONG_WAIT_MS, max_queue=64,

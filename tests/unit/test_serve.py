@@ -11,6 +11,7 @@ from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
 from deepqa.config import with_values
 from deepqa.errors import ConfigError
+from serve.api import ToStore
 from serve.app import create_app
 from serve.store import ConversationStore, Exchange, StoreError
 from tests.conftest import make_config
@@ -108,6 +109,28 @@ def test_a_store_failure_still_answers_and_is_counted(bot, tmp_path, monkeypatch
     assert "could not be stored" in caplog.text
     assert client.get("/api/v1/ready").get_json()["store_errors"] == 1
     assert state.store.context("u1") == []  # the exchange is the session's turn: neither was kept
+
+
+def test_a_question_that_times_out_in_the_queue_is_not_stored(bot, tmp_path):
+    client, app = make_client(bot, tmp_path, request_timeout_s=0.1)
+    batcher = app.extensions["deepqa"].batcher
+    started, release, original = threading.Event(), threading.Event(), batcher.answer
+
+    def held(jobs):
+        started.set()
+        release.wait(timeout=120)
+        return original(jobs)
+
+    batcher.answer = held
+    bot_served = app.extensions["deepqa"].bot
+    options = bot_served.check_options(bot_served.config.decode)
+    first = batcher.submit("question 1 about 1?", None, options, ToStore(None, {}, "first"))  # the batch decoding
+    assert started.wait(timeout=120)
+    late = client.post("/api/v1/question", json={"question": "question 2 about 2?"})  # queued behind it
+    release.set()
+    assert first.result(timeout=120).exchange_id is not None
+    assert late.status_code == 503 and late.get_json()["error"]["code"] == "timeout"
+    assert [row["question"] for row in app.extensions["deepqa"].store.exchanges()] == ["question 1 about 1?"]
 
 
 def test_a_lost_database_still_answers_questions_and_refuses_feedback(bot, tmp_path, caplog):
