@@ -69,16 +69,17 @@ def create_app(config: Config, bot: Chatbot | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.ensure_ascii = False
 
-    def decode(jobs):
-        return bot.reply_batch([(job.question, job.context) for job in jobs], jobs[0].options)
-
-    def answer(jobs):
-        return stored_answers(app.extensions["deepqa"], jobs, timed_decode(jobs))
-
     model_name = bot.run_dir.name if bot else "none"
     metrics = ServingMetrics({"name": model_name, "architecture": bot.config.model.type if bot else "none",
                               "mode": bot.check_options(bot.config.decode).mode if bot else "none"})
-    timed_decode = metrics.timed_batches(decode)
+
+    @metrics.timed_batches
+    def decode(jobs):
+        return bot.reply_batch([(job.question, job.context) for job in jobs], jobs[0].options)
+
+    def answer(jobs):  # decoded, then stored (in one transaction), then answered
+        return stored_answers(app.extensions["deepqa"], jobs, decode(jobs))
+
     batcher = (RequestBatcher(answer, settings.max_batch, settings.max_wait_ms,
                               settings.max_queue, bot.decoder.batch_size_for)
                if bot is not None else None)
