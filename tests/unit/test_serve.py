@@ -6,6 +6,7 @@ import threading
 
 import pytest
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 
 from deepqa.inference.chatbot import Chatbot
 from deepqa.cli import main
@@ -157,8 +158,11 @@ def test_metrics_count_requests_batches_and_no_compilation_after_ready(bot, tmp_
     text = client.get("/metrics").get_data(as_text=True)
     assert 'deepqa_requests_total{endpoint="/api/v1/question",status="200"} 2.0' in text
     assert 'deepqa_requests_total{endpoint="/api/v1/question",status="400"} 1.0' in text
-    assert "deepqa_batch_size_count 2.0" in text and "deepqa_decode_seconds_count 2.0" in text  # batches seen
-    assert 'deepqa_request_seconds_count{endpoint="/api/v1/question"} 3.0' in text  # requests seen
+    # How many batches and requests the histograms observed (counts of observations, not durations).
+    observed = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+    assert observed[("deepqa_batch_size_count", ())] == 2 and observed[("deepqa_decode_seconds_count", ())] == 2
+    assert observed[("deepqa_request_seconds_count", (("endpoint", "/api/v1/question"),))] == 3
     assert "deepqa_queue_depth 0.0" in text and 'deepqa_model_info{architecture="lstm"' in text
     for decoding in ({"beam_width": 2}, {"beam_width": 4, "num_answers": 2}, {"strategy": "greedy"},
                      {"strategy": "sample", "num_answers": 2}):
