@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import PROJECT_ROOT, SHARED_DATASETS
+from deepqa.files import METRICS_FILE
 
 # Each candidate: settings of the prepared data (a dataset is made once per distinct set) and of training.
 CANDIDATES: dict[str, dict[str, list[str]]] = {
@@ -46,6 +47,7 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "vocab_16000": {"data": ["vocab.max_size=16000"], "train": []},
     "sentencepiece_8000": {"data": ["tokenizer.type=sentencepiece", "tokenizer.sp_vocab_size=8000"], "train": []},
     "sampled_softmax_2048": {"data": [], "train": ["train.sampled_softmax=2048"]},
+    "full_softmax": {"data": [], "train": ["train.sampled_softmax=0"]},
     "learning_rate_0.004": {"data": [], "train": ["train.learning_rate=0.004"]},
     "label_smoothing_0.1": {"data": [], "train": ["train.label_smoothing=0.1"]},
     "context_0": {"data": ["samples.context_turns=0"], "train": []},
@@ -77,9 +79,23 @@ def dataset_for(settings: list[str], profile: str, work: Path) -> Path:
     return folder
 
 
-def train(name: str, data: Path, settings: list[str], profile: str, minutes: float, work: Path) -> Path:
-    """Train ``settings`` on ``data`` for ``minutes`` in a fresh process; the run folder."""
+def finished(run: Path) -> bool:
+    """Whether ``run`` holds a training that ran to its end (not one cut off while running)."""
+    try:
+        return json.loads((run / METRICS_FILE).read_text()).get("stopped") not in (None, "running")
+    except (OSError, ValueError):
+        return False
+
+
+def train(name: str, data: Path, settings: list[str], profile: str, minutes: float, work: Path,
+          reuse: bool = False) -> Path:
+    """Train ``settings`` on ``data`` for ``minutes`` in a fresh process; the run folder.
+
+    With ``reuse``, a run of the same name and budget that an earlier invocation finished is kept as it is.
+    """
     save = work / "save"
+    if reuse and finished(save / name):
+        return save / name
     shutil.rmtree(save / name, ignore_errors=True)  # an earlier benchmark's run of the same name
     _deepqa("train", "--profile", profile, "--data", str(data), *_sets([*TRAINING, f"train.max_minutes={minutes}",
                                                                         f"train.save_dir={save}", *settings]),
@@ -140,6 +156,8 @@ def main() -> None:
     parser.add_argument("--candidates", help=f"comma-separated names (default: the corpus's); known: {', '.join(CANDIDATES)}")
     parser.add_argument("--work", default="data/time-to-quality", help="where datasets and runs are kept")
     parser.add_argument("--quick", action="store_true", help="a smoke run: the tiny profile, a few seconds each")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure again, without retraining, the candidates an earlier run finished at the same budget")
     args = parser.parse_args()
     chosen = args.candidates.split(",") if args.candidates else None
     unknown = sorted(set(chosen or []) - set(CANDIDATES))
@@ -157,7 +175,8 @@ def main() -> None:
         for name in (["baseline"] if "baseline" not in names else []) + names:  # the baseline first, always
             candidate = CANDIDATES[name]
             data = dataset_for(CORPORA[corpus]["settings"] + candidate["data"], profile, work / corpus)
-            run = train(name, data, candidate["train"], profile, minutes, work / corpus / f"{minutes:g}min")
+            run = train(name, data, candidate["train"], profile, minutes, work / corpus / f"{minutes:g}min",
+                        args.reuse)
             line = measure(name, corpus, run, cases, replies)
             line["budget_minutes"] = minutes
             baseline_bpc = baseline_bpc or line["val_bits_per_character"]
