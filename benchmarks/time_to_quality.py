@@ -49,7 +49,10 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "sampled_softmax_2048": {"data": [], "train": ["train.sampled_softmax=2048"]},
     "full_softmax": {"data": [], "train": ["train.sampled_softmax=0"]},
     "learning_rate_0.004": {"data": [], "train": ["train.learning_rate=0.004"]},
+    "learning_rate_0.008": {"data": [], "train": ["train.learning_rate=0.008"]},
     "transformer_lr_0.004": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004"]},
+    "transformer_lr_0.004_bfloat16": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004",
+                                                            "train.mixed_precision=bfloat16"]},
     "label_smoothing_0.1": {"data": [], "train": ["train.label_smoothing=0.1"]},
     "context_0": {"data": ["samples.context_turns=0"], "train": []},
 }

@@ -11,7 +11,10 @@ kernel weight per position it is applied at, the sampled or full softmax, attent
 twice forward) and from each timed batch's own padded shapes, beside the FLOP/s of a large float32 matrix
 multiplication measured in the same process on the same cores: the practical ceiling of this machine.
 
-    python -m benchmarks.train_throughput [--quick]
+With ``--profile``, each architecture's line also gives where its step's time goes: a TensorFlow profiler
+trace of as many steps again after the timed ones, with the time of every op type on the executor's threads as a share of them all.
+
+    python -m benchmarks.train_throughput [--quick] [--profile]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +53,34 @@ def _config(architecture: str, steps: int):
                                        "train.probe_questions="])
 
 
-def measure_deepqa(architecture: str, data_dir: Path, steps: int) -> dict:
-    """Tokens per second of deepqa's own training step, after ``steps`` warm-up steps."""
+def op_time_shares(trace_dir: Path, top: int = 12) -> dict[str, float]:
+    """The ``top`` op types of the profiler trace in ``trace_dir`` by their time on TensorFlow's executor
+    threads, each as a share of all ops' time there (the rest summed as ``other``)."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    times: Counter[str] = Counter()
+    for path in trace_dir.rglob("*.xplane.pb"):
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(path.read_bytes())
+        for plane in space.planes:
+            for line in plane.lines:
+                if not line.name.startswith("tf_Compute"):
+                    continue
+                for event in line.events:
+                    metadata = plane.event_metadata[event.metadata_id]
+                    if ":" in metadata.name and metadata.display_name:  # "scope/name:OpType", an op's run
+                        times[metadata.display_name] += event.duration_ps
+    total = sum(times.values()) or 1
+    shares = {op: round(time_ps / total, 3) for op, time_ps in times.most_common(top)}
+    shares["other"] = round(1 - sum(shares.values()), 3)
+    return shares
+
+
+def measure_deepqa(architecture: str, data_dir: Path, steps: int, profile: bool = False) -> dict:
+    """Tokens per second of deepqa's own training step, after ``steps`` warm-up steps; with ``profile``, the
+    time of as many further steps by op type as well (:func:`op_time_shares`)."""
+    import tensorflow as tf
+
     from deepqa.train.training import Trainer
 
     dataset = _dataset(data_dir)
@@ -69,8 +99,14 @@ def measure_deepqa(architecture: str, data_dir: Path, steps: int) -> dict:
             seconds += time.perf_counter() - started
             flops += training_flops(trainer.model, config, *inputs["encoder_ids"].shape, inputs["decoder_ids"].shape[1])
         parameters = trainer.model.count_params()
+        if profile:  # further steps, so that the profiler's overhead stays out of the timing
+            tf.profiler.experimental.start(str(Path(run_dir) / "trace"))
+            for _ in range(steps):
+                trainer._train_step(*next(iterator))
+            tf.profiler.experimental.stop()
+            time_by_op = op_time_shares(Path(run_dir) / "trace")
     achieved, ceiling = flops / seconds, matmul_flops_per_second()
-    return {"tokens_per_second": round(tokens / seconds, 1), "parameters": parameters, "xla": trainer.xla,
+    return {**({"time_by_op": time_by_op} if profile else {}),"tokens_per_second": round(tokens / seconds, 1), "parameters": parameters, "xla": trainer.xla,
             "sampled_softmax": config.train.sampled_softmax, "achieved_gflops": round(achieved / 1e9, 2),
             "matmul_gflops": round(ceiling / 1e9, 2), "share_of_matmul_peak": round(achieved / ceiling, 3),
             "peak_mib": peak_memory_mib()}
@@ -151,9 +187,9 @@ def measure_baseline(architecture: str, data_dir: Path, steps: int) -> dict:
             "parameters": model.count_params(), "peak_mib": peak_memory_mib()}
 
 
-def _in_fresh_process(kind: str, architecture: str, data_dir: Path, steps: int) -> dict:
+def _in_fresh_process(kind: str, architecture: str, data_dir: Path, steps: int, profile: bool = False) -> dict:
     command = [sys.executable, "-m", "benchmarks.train_throughput", "--one", kind, architecture,
-               "--data", str(data_dir), "--steps", str(steps)]
+               "--data", str(data_dir), "--steps", str(steps), *(["--profile"] if profile else [])]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
@@ -164,6 +200,7 @@ def _in_fresh_process(kind: str, architecture: str, data_dir: Path, steps: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps")
+    parser.add_argument("--profile", action="store_true", help="also the share of each op type in deepqa's step")
     parser.add_argument("--data", default="data/chitchat-quick", help="dataset of the quick profile (made if missing)")
     parser.add_argument("--steps", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--one", nargs=2, metavar=("KIND", "ARCHITECTURE"), help=argparse.SUPPRESS)
@@ -171,14 +208,14 @@ def main() -> None:
     data_dir = Path(args.data)
     if args.one:
         kind, architecture = args.one
-        measure = measure_deepqa if kind == "deepqa" else measure_baseline
-        print(json.dumps(measure(architecture, data_dir, args.steps)))
+        print(json.dumps(measure_deepqa(architecture, data_dir, args.steps, args.profile) if kind == "deepqa"
+                         else measure_baseline(architecture, data_dir, args.steps)))
         return
     steps = 20 if args.quick else 60
     _dataset(data_dir)
     line = {"benchmark": "train_throughput", "steps": steps}
     for architecture in ARCHITECTURES:
-        ours = _in_fresh_process("deepqa", architecture, data_dir, steps)
+        ours = _in_fresh_process("deepqa", architecture, data_dir, steps, args.profile)
         baseline = _in_fresh_process("baseline", architecture, data_dir, steps)
         line[architecture] = {"deepqa": ours, "baseline": baseline,
                               "ratio": round(ours["tokens_per_second"] / baseline["tokens_per_second"], 2),

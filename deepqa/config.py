@@ -163,7 +163,7 @@ class TrainConfig(Settings):
     early_stopping_patience: int = setting(3, minimum=0)
     max_minutes: float = setting(0.0, minimum=0.0)
     xla: Literal["auto", "true", "false"] = "auto"
-    mixed_precision: Literal["auto", "true", "false"] = "auto"
+    mixed_precision: Literal["auto", "true", "false", "bfloat16"] = "auto"
     distribution: Literal["none", "mirrored", "multi_worker"] = "none"
     save_dir: str = "save"
     probe_questions: list[str] = setting(["hello!", "how are you?", "what is your name?", "where are you from?"],

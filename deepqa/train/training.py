@@ -80,6 +80,14 @@ def choose(setting: str) -> bool:
     return has_gpu() if setting == "auto" else setting == "true"
 
 
+def dtype_policy(setting: str) -> str:
+    """The Keras dtype policy of ``[train] mixed_precision``: float16 computations (``true``, or ``auto`` on a
+    GPU), bfloat16 computations (``bfloat16``), else float32; the weights stay float32 in every case."""
+    if setting == "bfloat16":
+        return "mixed_bfloat16"
+    return "mixed_float16" if choose(setting) else "float32"
+
+
 def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
     """Adam with global-norm clipping and the configured learning-rate schedule."""
     train = config.train
@@ -128,7 +136,7 @@ class Trainer:
         train = config.train
         self.strategy = make_strategy(train.distribution)  # first: collectives must be set up before other ops
         keras.utils.set_random_seed(train.seed)
-        keras.config.set_dtype_policy("mixed_float16" if choose(train.mixed_precision) else "float32")
+        keras.config.set_dtype_policy(dtype_policy(train.mixed_precision))
         self.xla = choose(train.xla)
         self.chief = is_chief()
         self.multi_worker = train.distribution == "multi_worker"
@@ -342,7 +350,7 @@ class Trainer:
                    "epochs_completed": self.progress.epoch, "best_epoch": self.progress.best_epoch,
                    "best_val_loss": self.progress.best_loss if math.isfinite(self.progress.best_loss) else None,
                    "best_val_perplexity": _perplexity(self.progress.best_loss), "stopped": stopped,
-                   "xla": self.xla, "mixed_precision": keras.config.dtype_policy().name == "mixed_float16",
+                   "xla": self.xla, "mixed_precision": keras.config.dtype_policy().name,
                    "replicas": self.strategy.num_replicas_in_sync, "history": self.progress.history}
         if self.chief:
             atomic.write_json(self.run_dir / METRICS_FILE, metrics)

@@ -87,6 +87,8 @@ def test_resume_continues_after_the_last_completed_epoch(tmp_path, memory_data):
     ("train.sampled_softmax=5", "train.label_smoothing=0.1"),
     ("train.xla=true", "model.type=transformer", "train.sampled_softmax=5"),
     ("train.mixed_precision=true", "train.distribution=mirrored"),
+    ("train.mixed_precision=bfloat16", "train.sampled_softmax=5"),
+    ("train.mixed_precision=bfloat16", "model.type=transformer"),
     ("train.schedule=plateau", "train.plateau_patience=1", "train.plateau_factor=0.5", "train.learning_rate=1e-9",
      "model.type=gru", "lstm.attention=bahdanau"),
 ])
@@ -99,7 +101,10 @@ def test_training_options_run_and_stay_finite(tmp_path, memory_data, options):
     if "train.sampled_softmax=5" in options:
         assert metrics["history"][0]["token_accuracy"] is None
     if "train.mixed_precision=true" in options:
-        assert metrics["mixed_precision"] is True
+        assert metrics["mixed_precision"] == "mixed_float16"
+    if "train.mixed_precision=bfloat16" in options:
+        assert metrics["mixed_precision"] == "mixed_bfloat16"
+        assert all(weight.dtype == "float32" for weight in trainer.model.weights)
     if "train.schedule=plateau" in options:  # a rate too small to improve anything is halved after epoch 2
         rates = [entry["learning_rate"] for entry in metrics["history"]]
         assert rates == pytest.approx([1e-9, 1e-9, 5e-10])
