@@ -50,6 +50,7 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "full_softmax": {"data": [], "train": ["train.sampled_softmax=0"]},
     "learning_rate_0.004": {"data": [], "train": ["train.learning_rate=0.004"]},
     "learning_rate_0.008": {"data": [], "train": ["train.learning_rate=0.008"]},
+    "learning_rate_0.016": {"data": [], "train": ["train.learning_rate=0.016"]},
     "transformer_lr_0.004": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004"]},
     "transformer_lr_0.004_bfloat16": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004",
                                                             "train.mixed_precision=bfloat16"]},
