@@ -71,8 +71,9 @@ def op_time_shares(trace_dir: Path, top: int = 12) -> dict[str, float]:
                     if ":" in metadata.name and metadata.display_name:  # "scope/name:OpType", an op's run
                         times[metadata.display_name] += event.duration_ps
     total = sum(times.values()) or 1
-    shares = {op: round(time_ps / total, 3) for op, time_ps in times.most_common(top)}
-    shares["other"] = round(1 - sum(shares.values()), 3)
+    leading = times.most_common(top)
+    shares = {op: round(time_ps / total, 3) for op, time_ps in leading}
+    shares["other"] = round((total - sum(time_ps for _, time_ps in leading)) / total, 3) if times else 1.0
     return shares
 
 
