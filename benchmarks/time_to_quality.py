@@ -61,7 +61,8 @@ CORPORA = {
     "chitchat": {"settings": [], "candidates": list(CANDIDATES)},
     "dgk_conv_jieba": {"settings": ["corpus.format=conv", f"corpus.path={SHARED_DATASETS / 'dgk-conv'}",
                                     "tokenizer.type=jieba"],
-                       "candidates": ["baseline", "lstm_512", "transformer", "transformer_256", "sentencepiece_8000"]},
+                       "candidates": ["baseline", "learning_rate_0.008", "lstm_512", "transformer", "transformer_256",
+                                      "sentencepiece_8000"]},
 }
 # The candidates' settings are the quick profile's but for the budget and the ranker.
 TRAINING = ["ranker.enabled=false", "train.probe_questions=", "train.epochs=100000", "train.early_stopping_patience=0"]
