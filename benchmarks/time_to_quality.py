@@ -49,7 +49,7 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "sampled_softmax_2048": {"data": [], "train": ["train.sampled_softmax=2048"]},
     "full_softmax": {"data": [], "train": ["train.sampled_softmax=0"]},
     "learning_rate_0.004": {"data": [], "train": ["train.learning_rate=0.004"]},
-    "learning_rate_0.008": {"data": [], "train": ["train.learning_rate=0.008"]},
+    "learning_rate_0.002": {"data": [], "train": ["train.learning_rate=0.002"]},  # the quick profile's before
     "learning_rate_0.016": {"data": [], "train": ["train.learning_rate=0.016"]},
     "transformer_lr_0.004": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004"]},
     "transformer_lr_0.004_bfloat16": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004",
@@ -61,7 +61,7 @@ CORPORA = {
     "chitchat": {"settings": [], "candidates": list(CANDIDATES)},
     "dgk_conv_jieba": {"settings": ["corpus.format=conv", f"corpus.path={SHARED_DATASETS / 'dgk-conv'}",
                                     "tokenizer.type=jieba"],
-                       "candidates": ["baseline", "learning_rate_0.008", "lstm_512", "transformer", "transformer_256",
+                       "candidates": ["baseline", "learning_rate_0.002", "lstm_512", "transformer", "transformer_256",
                                       "sentencepiece_8000"]},
 }
 # The candidates' settings are the quick profile's but for the budget and the ranker.
