@@ -49,7 +49,7 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "sampled_softmax_2048": {"data": [], "train": ["train.sampled_softmax=2048"]},
     "full_softmax": {"data": [], "train": ["train.sampled_softmax=0"]},
     "learning_rate_0.004": {"data": [], "train": ["train.learning_rate=0.004"]},
-    "learning_rate_0.002": {"data": [], "train": ["train.learning_rate=0.002"]},  # the quick profile's before
+    "learning_rate_0.002": {"data": [], "train": ["train.learning_rate=0.002"]},  # the quick profile's former rate
     "learning_rate_0.016": {"data": [], "train": ["train.learning_rate=0.016"]},
     "transformer_lr_0.004": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004"]},
     "transformer_lr_0.004_bfloat16": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004",
@@ -163,7 +163,8 @@ def main() -> None:
     parser.add_argument("--work", default="data/time-to-quality", help="where datasets and runs are kept")
     parser.add_argument("--quick", action="store_true", help="a smoke run: the tiny profile, a few seconds each")
     parser.add_argument("--reuse", action="store_true",
-                        help="measure again, without retraining, the candidates an earlier run finished at the same budget")
+                        help="measure again, without retraining, the candidates that an earlier invocation "
+                             "finished at the same budget")
     args = parser.parse_args()
     chosen = args.candidates.split(",") if args.candidates else None
     unknown = sorted(set(chosen or []) - set(CANDIDATES))

@@ -12,7 +12,8 @@ twice forward) and from each timed batch's own padded shapes, beside the FLOP/s 
 multiplication measured in the same process on the same cores: the practical ceiling of this machine.
 
 With ``--profile``, each architecture's line also gives where its step's time goes: a TensorFlow profiler
-trace of as many steps again after the timed ones, with the time of every op type on the executor's threads as a share of them all.
+trace of as many steps again after the timed ones, with the time of every op type on the executor's
+threads as a share of them all.
 
     python -m benchmarks.train_throughput [--quick] [--profile]
 """
@@ -107,10 +108,11 @@ def measure_deepqa(architecture: str, data_dir: Path, steps: int, profile: bool 
             tf.profiler.experimental.stop()
             time_by_op = op_time_shares(Path(run_dir) / "trace")
     achieved, ceiling = flops / seconds, matmul_flops_per_second()
-    return {**({"time_by_op": time_by_op} if profile else {}),"tokens_per_second": round(tokens / seconds, 1), "parameters": parameters, "xla": trainer.xla,
+    line = {"tokens_per_second": round(tokens / seconds, 1), "parameters": parameters, "xla": trainer.xla,
             "sampled_softmax": config.train.sampled_softmax, "achieved_gflops": round(achieved / 1e9, 2),
             "matmul_gflops": round(ceiling / 1e9, 2), "share_of_matmul_peak": round(achieved / ceiling, 3),
             "peak_mib": peak_memory_mib()}
+    return {"time_by_op": time_by_op, **line} if profile else line
 
 
 def training_flops(model, config, batch: int, question_length: int, answer_length: int) -> float:
