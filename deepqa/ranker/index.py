@@ -23,7 +23,7 @@ LOG = get_logger(__name__)
 class ResponseIndex:
     """Distinct answers as ids (flattened with offsets), their unit vectors [N, dim], the inverse document
     frequency of each token id on the training split (empty in indexes made before it was kept), and the
-    share of unknown words in the training contexts (what is usual for this vocabulary)."""
+    share of unknown words that 9 in 10 training contexts do not exceed (what is usual for this vocabulary)."""
 
     values: np.ndarray
     offsets: np.ndarray

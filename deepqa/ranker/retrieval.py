@@ -19,8 +19,9 @@ from deepqa.ranker.training import build_ranker
 class Ranker:
     """Scores answers for contexts (the towers' cosine plus a weight times the TF-IDF cosine), and retrieves
     the best training answers for them. The weight is ``lexical_weight`` plus ``unknown_word_boost`` times the
-    share of the context's words outside the vocabulary beyond the share usual in the training contexts: the
-    further a text is from what the towers learned, the more what was said counts."""
+    share of the context's words outside the vocabulary beyond the share usual in training contexts (see
+    :class:`ResponseIndex`): the further a text is from what the towers learned, the more what was said
+    counts."""
 
     SHORTLIST = 64  # answers the towers find before the lexical score re-ranks them
 

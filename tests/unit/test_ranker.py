@@ -118,6 +118,21 @@ def test_only_ranker_trains_into_the_run_and_refuses_other_sections(ranked_run, 
     assert main(["train", "--only", "ranker"]) == 2
 
 
+def test_only_more_unknown_words_than_9_in_10_training_contexts_have_raise_the_lexical_weight():
+    """A corpus with many rare words has unknown words in many contexts; that alone does not make a text foreign."""
+    from deepqa.ranker.retrieval import Ranker
+    from deepqa.ranker.training import usual_unknown_share
+
+    unk = 3
+    contexts = [np.array([5, 6])] * 8 + [np.array([5, unk]), np.array([unk, unk])]  # shares 0 x 8, 0.5, 1
+    usual = usual_unknown_share(contexts)
+    assert usual == pytest.approx(0.55) and usual_unknown_share([]) == 0.0
+    index = ResponseIndex(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros((0, 4), np.float32),
+                          np.ones(10, np.float32), unknown_share=usual)
+    ranker = Ranker(None, index, lexical_weight=0.3, unknown_word_boost=10)
+    assert ranker.lexical_weights(np.array([[5, unk], [unk, unk]])) == pytest.approx([0.3, 4.8])
+
+
 def test_rank_mode_answers_from_the_training_answers(ranked_run, tiny_run, tmp_path):
     bot = Chatbot.load(ranked_run, overrides=["decode.mode=rank", f"serve.database={tmp_path / 'db.sqlite3'}"])
     known = {answer for _, answer in QA_PAIRS}
