@@ -241,8 +241,12 @@ class RankerConfig(Settings):
     # Validate and keep an exponential moving average of the weights with this momentum (0: the weights).
     average_momentum: float = setting(0.0, minimum=0.0, maximum=0.9999)
     lexical_weight: float = setting(0.5, minimum=0.0, maximum=10.0)
+    # The lexical part's weight in the training logits, beside which the towers learn what it misses.
+    training_lexical_weight: float = setting(0.5, minimum=0.0, maximum=10.0)
     unknown_word_boost: float = setting(10.0, minimum=0.0, maximum=100.0)
     unknown_word_rate: float = setting(0.05, minimum=0.0, maximum=0.5)
+    # Share of each batch that is a cluster of pairs with similar contexts (hard negatives); 0: random batches.
+    hard_negatives: float = setting(0.0, minimum=0.0, maximum=1.0)
     max_index: int = setting(200_000, minimum=1)
     # An index of more answers is searched through an approximate graph (hnswlib, when installed); 0: never.
     approximate_above: int = setting(300_000, minimum=0)

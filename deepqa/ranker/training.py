@@ -24,6 +24,7 @@ from deepqa.errors import DatasetError
 from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_GRAPH, RANKER_INDEX, RANKER_RESUME_DIR, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
+from deepqa.ranker.batches import epoch_batches, sketch_projection
 from deepqa.ranker.index import ResponseIndex
 from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines, unknown_share
 from deepqa.ranker.model import DualEncoder
@@ -93,15 +94,25 @@ def usual_unknown_share(contexts: list[np.ndarray]) -> float:
     return float(np.quantile(unknown_share(pad_rows(contexts)), USUAL_UNKNOWN_QUANTILE)) if contexts else 0.0
 
 
+def encode_rows(tower, rows: list[np.ndarray], batch_size: int = 256, projection: np.ndarray | None = None
+                ) -> np.ndarray:
+    """The vectors [N, dim] of a tower (``model.contexts`` or ``model.responses``) for id rows of any length;
+    with ``projection`` [dim, k], their projections [N, k], made a batch at a time."""
+    chunks = []
+    for start in range(0, len(rows), batch_size):
+        vectors = tower(pad_rows(rows[start:start + batch_size])).numpy()
+        chunks.append(vectors if projection is None else vectors @ projection)
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+
+
 def recall_at_1(model: DualEncoder, questions: list[np.ndarray], answers: list[np.ndarray], seed: int,
                 batch_size: int = 256, idf: np.ndarray | None = None, lexical_weight: float = 0.0) -> float:
     """1-in-10 R@1: each question's own answer against 9 answers of other pairs drawn with a fixed seed;
     scored as the ranker scores, with ``lexical_weight`` x the TF-IDF cosine (``idf``) when it is set."""
     if len(questions) < DISTRACTORS + 1:
         return float("nan")
-    encode = lambda rows, tower: np.concatenate([tower(pad_rows(rows[s:s + batch_size])).numpy()  # noqa: E731
-                                                 for s in range(0, len(rows), batch_size)])
-    contexts, responses = encode(questions, model.contexts), encode(answers, model.responses)
+    contexts = encode_rows(model.contexts, questions, batch_size)
+    responses = encode_rows(model.responses, answers, batch_size)
     rng = np.random.default_rng(seed)
     count = len(questions)
     others = (np.arange(count)[:, None] + rng.integers(1, count, size=(count, DISTRACTORS))) % count
@@ -149,20 +160,21 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         chosen = np.random.default_rng(settings.seed).choice(len(valid_questions), VALIDATION_PAIRS, replace=False)
         valid_questions, valid_answers = [valid_questions[i] for i in chosen], [valid_answers[i] for i in chosen]
     batch = min(settings.batch_size, len(questions))
+    context_width = settings.dim * settings.ensemble
     if batch < 2:
         raise DatasetError("the ranker needs at least two training pairs")
     idf = inverse_document_frequencies(questions + answers, vocab_size)
-    # The towers learn beside the lexical part they are used with, so they learn what it misses.
+    # The towers learn beside the lexical part (at [ranker] training_lexical_weight), so they learn what it misses.
     lexical_idf = tf.constant(np.where(np.arange(vocab_size) > UNK, idf, 0.0), tf.float32)
 
     @tf.function(reduce_retracing=True)
     def step(context_ids, response_ids, batch_keys):
         with tf.GradientTape() as tape:
             logits = model.member_logits({"context_ids": context_ids, "response_ids": response_ids}, training=True)
-            if settings.lexical_weight:
+            if settings.lexical_weight and settings.training_lexical_weight:
                 lexical = tf.matmul(tfidf_rows(context_ids, lexical_idf), tfidf_rows(response_ids, lexical_idf),
                                     transpose_b=True)
-                logits = logits + settings.lexical_weight * lexical / settings.temperature
+                logits = logits + settings.training_lexical_weight * lexical / settings.temperature
             # Each member learns on its own, so that their mean is an ensemble rather than one wider model.
             losses, accuracies = zip(*(contrastive_loss(member, batch_keys) for member in tf.unstack(logits)))
             loss, accuracy = tf.reduce_mean(tf.stack(losses)), tf.reduce_mean(tf.stack(accuracies))
@@ -181,17 +193,17 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     # likely end after it (judged by the longest so far); the figures count every session.
     started, earlier_seconds, longest_epoch = time.perf_counter(), progress["seconds"], 0.0
     stopped = "completed"
-    steps_per_epoch = len(questions) // batch
     for epoch in range(progress["epoch"] + 1, settings.epochs + 1):
         epoch_started = time.perf_counter()
         if settings.max_minutes and longest_epoch and epoch_started - started + longest_epoch > 60 * settings.max_minutes:
             stopped = "time_limit"
             break
-        order = rng.permutation(len(questions))
+        # After the first epoch the towers know enough to tell which contexts are alike.
+        similar = (encode_rows(model.contexts, questions, 1024, sketch_projection(context_width, rng))
+                   if settings.hard_negatives and epoch > 1 else None)
+        batches = epoch_batches(rng, len(questions), batch, settings.hard_negatives, similar)
         losses, accuracies = [], []
-        for index in tqdm(range(steps_per_epoch), desc=f"ranker epoch {epoch}", unit=" batches", disable=None,
-                          leave=False):
-            chosen = order[index * batch:(index + 1) * batch]
+        for chosen in tqdm(batches, desc=f"ranker epoch {epoch}", unit=" batches", disable=None, leave=False):
             contexts, responses = (hide_words(pad_rows([rows[i] for i in chosen]), settings.unknown_word_rate, rng)
                                    for rows in (questions, answers))
             loss, accuracy = step(contexts, responses, tf.constant(keys[chosen]))

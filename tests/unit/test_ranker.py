@@ -269,3 +269,31 @@ def test_an_interrupted_ranker_training_continues_after_its_last_epoch(tiny_run,
     with caplog.at_level("INFO"):
         training.train_ranker(changed, dataset, run)
     assert "training the ranker afresh" in caplog.text
+
+
+def test_hard_negative_batches_cluster_similar_contexts_after_the_first_epoch(tiny_run, tmp_path, monkeypatch):
+    """With [ranker] hard_negatives, epochs after the first take their batches' clusters from the towers' own
+    context vectors, and the ranker still learns."""
+    import json
+    import shutil
+
+    from deepqa.data.dataset import Dataset
+    from deepqa.files import DATASET_FILE
+    from deepqa.ranker import training
+    from tests.conftest import make_config
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    dataset = Dataset.load(json.loads((run / DATASET_FILE).read_text())["path"])
+    made = []
+    real = training.epoch_batches
+
+    def recorded(rng, count, batch, hard_share=0.0, context_vectors=None):
+        made.append(context_vectors)
+        return real(rng, count, batch, hard_share, context_vectors)
+
+    monkeypatch.setattr(training, "epoch_batches", recorded)
+    config = make_config("ranker.dim=8", "ranker.batch_size=16", "ranker.epochs=3", "ranker.hard_negatives=0.5")
+    metrics = training.train_ranker(config, dataset, run)
+    assert made[0] is None and all(v is not None and v.shape[0] == made[1].shape[0] > 16 for v in made[1:])
+    assert len(made) == 3 and metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
