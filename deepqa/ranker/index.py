@@ -19,6 +19,17 @@ from deepqa.ranker.approximate import ApproximateSearch, hnswlib_installed
 LOG = get_logger(__name__)
 
 
+def encode_rows(encode, rows: list[np.ndarray], batch_size: int = 256, projection: np.ndarray | None = None
+                ) -> np.ndarray:
+    """The vectors [N, dim] that ``encode`` (padded ids [B, T] → vectors [B, dim], such as a ranker tower) gives
+    id rows of any length, a batch at a time; with ``projection`` [dim, k], their projections [N, k]."""
+    chunks = []
+    for start in range(0, len(rows), batch_size):
+        vectors = np.asarray(encode(pad_rows(rows[start:start + batch_size])), dtype=np.float32)
+        chunks.append(vectors if projection is None else vectors @ projection)
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+
+
 @dataclass
 class ResponseIndex:
     """Distinct answers as ids (flattened with offsets), their unit vectors [N, dim], the inverse document
@@ -55,13 +66,11 @@ class ResponseIndex:
             first.setdefault(key, answer)
         keys = sorted(counts, key=lambda key: -counts[key])[:limit or None]
         rows = [first[key].astype(np.int32) for key in keys]
-        vectors = [np.asarray(encode(pad_rows(rows[start:start + batch_size])), dtype=np.float32)
-                   for start in range(0, len(rows), batch_size)]
         lengths = np.array([len(row) for row in rows], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
-        return cls(values, offsets, np.concatenate(vectors) if vectors else np.zeros((0, 1), np.float32), idf,
-                   unknown_share)
+        return cls(values, offsets, encode_rows(encode, rows, batch_size) if rows else np.zeros((0, 1), np.float32),
+                   idf, unknown_share)
 
     def search_approximately_above(self, size: int, graph_path: Path) -> bool:
         """Search an approximate graph (kept at ``graph_path``) when the index holds more than ``size`` answers

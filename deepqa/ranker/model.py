@@ -29,6 +29,7 @@ class DualEncoder(keras.Model):
             self.response_towers.append(tower(len(words), settings, response_length, shared=shared, words=words,
                                               name=f"response{suffix}"))
         self.temperature, self.shared = settings.temperature, settings.share_embedding
+        self.width = settings.dim * settings.ensemble  # of the vectors that contexts and responses give
 
     @staticmethod
     def _joined(vectors):

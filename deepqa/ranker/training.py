@@ -25,7 +25,7 @@ from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_GRAPH, RANKER_INDEX, RANK
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.batches import epoch_batches, sketch_projection
-from deepqa.ranker.index import ResponseIndex
+from deepqa.ranker.index import ResponseIndex, encode_rows
 from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines, unknown_share
 from deepqa.ranker.model import DualEncoder
 from deepqa.data.vocab import UNK
@@ -94,17 +94,6 @@ def usual_unknown_share(contexts: list[np.ndarray]) -> float:
     return float(np.quantile(unknown_share(pad_rows(contexts)), USUAL_UNKNOWN_QUANTILE)) if contexts else 0.0
 
 
-def encode_rows(tower, rows: list[np.ndarray], batch_size: int = 256, projection: np.ndarray | None = None
-                ) -> np.ndarray:
-    """The vectors [N, dim] of a tower (``model.contexts`` or ``model.responses``) for id rows of any length;
-    with ``projection`` [dim, k], their projections [N, k], made a batch at a time."""
-    chunks = []
-    for start in range(0, len(rows), batch_size):
-        vectors = tower(pad_rows(rows[start:start + batch_size])).numpy()
-        chunks.append(vectors if projection is None else vectors @ projection)
-    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
-
-
 def recall_at_1(model: DualEncoder, questions: list[np.ndarray], answers: list[np.ndarray], seed: int,
                 batch_size: int = 256, idf: np.ndarray | None = None, lexical_weight: float = 0.0) -> float:
     """1-in-10 R@1: each question's own answer against 9 answers of other pairs drawn with a fixed seed;
@@ -160,7 +149,6 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         chosen = np.random.default_rng(settings.seed).choice(len(valid_questions), VALIDATION_PAIRS, replace=False)
         valid_questions, valid_answers = [valid_questions[i] for i in chosen], [valid_answers[i] for i in chosen]
     batch = min(settings.batch_size, len(questions))
-    context_width = settings.dim * settings.ensemble
     if batch < 2:
         raise DatasetError("the ranker needs at least two training pairs")
     idf = inverse_document_frequencies(questions + answers, vocab_size)
@@ -199,7 +187,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
             stopped = "time_limit"
             break
         # After the first epoch the towers know enough to tell which contexts are alike.
-        similar = (encode_rows(model.contexts, questions, 1024, sketch_projection(context_width, rng))
+        similar = (encode_rows(model.contexts, questions, 1024, sketch_projection(model.width, rng))
                    if settings.hard_negatives and epoch > 1 else None)
         batches = epoch_batches(rng, len(questions), batch, settings.hard_negatives, similar)
         losses, accuracies = [], []
