@@ -55,6 +55,11 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "transformer_lr_0.004_bfloat16": {"data": [], "train": ["model.type=transformer", "train.learning_rate=0.004",
                                                             "train.mixed_precision=bfloat16"]},
     "label_smoothing_0.1": {"data": [], "train": ["train.label_smoothing=0.1"]},
+    "schedule_linear": {"data": [], "train": ["train.schedule=warmup_linear"]},
+    "dropout_0": {"data": [], "train": ["model.dropout=0"]},
+    "bfloat16": {"data": [], "train": ["train.mixed_precision=bfloat16"]},
+    "linear_dropout_0_bfloat16": {"data": [], "train": ["train.schedule=warmup_linear", "model.dropout=0",
+                                                        "train.mixed_precision=bfloat16"]},
     "context_0": {"data": ["samples.context_turns=0"], "train": []},
 }
 CORPORA = {

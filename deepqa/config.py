@@ -152,7 +152,7 @@ class TrainConfig(Settings):
     steps_per_epoch: int = setting(0, minimum=0)
     batch_size: int = setting(64, minimum=1, maximum=1_000_000)
     learning_rate: float = setting(0.001, minimum=1e-12)
-    schedule: Literal["warmup_decay", "plateau", "constant"] = "warmup_decay"
+    schedule: Literal["warmup_decay", "warmup_linear", "plateau", "constant"] = "warmup_decay"
     warmup_steps: int = setting(500, minimum=0)
     plateau_factor: float = setting(0.5, minimum=0.01, maximum=1.0)
     plateau_patience: int = setting(1, minimum=1)

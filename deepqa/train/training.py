@@ -36,7 +36,7 @@ from deepqa.models import build_model
 from deepqa.models.embeddings import load_pretrained_embeddings
 from deepqa.train.checkpoint import ResumeCheckpoint
 from deepqa.files import BEST_WEIGHTS, LAST_WEIGHTS, LOGS_DIR, METRICS_FILE, MODEL_FILE, RESUME_DIR
-from deepqa.train.schedules import WarmupInverseSqrt
+from deepqa.train.schedules import WarmupInverseSqrt, WarmupLinearDecay, expected_epochs
 from deepqa.data.splits import SPLITS
 from deepqa.data.vocab import EOS
 
@@ -88,11 +88,19 @@ def dtype_policy(setting: str) -> str:
     return "mixed_float16" if choose(setting) else "float32"
 
 
-def make_optimizer(config: Config) -> keras.optimizers.Optimizer:
-    """Adam with global-norm clipping and the configured learning-rate schedule."""
+def make_schedule(train) -> keras.optimizers.schedules.LearningRateSchedule | float:
+    """The configured learning-rate schedule (``plateau`` and ``constant`` start from a fixed rate)."""
+    if train.schedule == "warmup_decay":
+        return WarmupInverseSqrt(train.learning_rate, train.warmup_steps)
+    if train.schedule == "warmup_linear":  # its end is set when the steps of an epoch are known
+        return WarmupLinearDecay(train.learning_rate, train.warmup_steps, train.epochs * max(train.steps_per_epoch, 1))
+    return train.learning_rate
+
+
+def make_optimizer(config: Config, rate: keras.optimizers.schedules.LearningRateSchedule | float
+                   ) -> keras.optimizers.Optimizer:
+    """Adam with global-norm clipping and the learning rate or schedule ``rate``."""
     train = config.train
-    rate = (WarmupInverseSqrt(train.learning_rate, train.warmup_steps) if train.schedule == "warmup_decay"
-            else train.learning_rate)
     optimizer = keras.optimizers.Adam(rate, global_clipnorm=train.clip_norm or None)
     if keras.config.dtype_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -143,7 +151,8 @@ class Trainer:
         self.vocab_size = len(dataset.vocabulary)
         with self.strategy.scope():
             self.model = build_model(config, self.vocab_size)
-            self.optimizer = make_optimizer(config)
+            self.schedule = make_schedule(train)
+            self.optimizer = make_optimizer(config, self.schedule)
             self.optimizer.build(self.model.trainable_variables)
         self.progress = Progress()
         self._probe_decoder: Decoder | None = None
@@ -180,6 +189,7 @@ class Trainer:
         train_steps = train.steps_per_epoch or (math.ceil(len(train_samples) / global_batch) if self.multi_worker
                                                 else None)
         self.train_steps = train_steps
+        self.epoch_steps = train_steps or math.ceil(len(train_samples) / global_batch)  # about, with buckets
         self.valid_steps = math.ceil(len(valid_samples) / global_batch) if self.multi_worker else None
         train_set = make_dataset(train_samples, global_batch, shuffle=True, seed=train.seed,
                                  repeat=bool(train_steps), drop_remainder=self.multi_worker, **common)
@@ -303,6 +313,8 @@ class Trainer:
         valid_iterator = iter(valid_batches) if self.valid_steps else None
         stopped = "completed"
         started, longest_epoch = time.perf_counter(), 0.0
+        first_epoch, first_step = self.progress.epoch, self._steps_taken()
+        self._plan_schedule(first_epoch, self.epoch_steps, 0.0, 0.0, 0.0)
         for epoch in range(self.progress.epoch + 1, train_config.epochs + 1):
             elapsed = time.perf_counter() - started
             if train_config.max_minutes and elapsed + longest_epoch > 60 * train_config.max_minutes:
@@ -317,6 +329,9 @@ class Trainer:
             self._end_epoch(epoch, train, valid, probes, improved)
             _print_epoch(epoch, train, valid, probes, improved)
             longest_epoch = max(longest_epoch, time.perf_counter() - started - elapsed)
+            self._plan_schedule(epoch, (self._steps_taken() - first_step) / (epoch - first_epoch),
+                                time.perf_counter() - started, (time.perf_counter() - started) / (epoch - first_epoch),
+                                longest_epoch)
             if (train_config.early_stopping_patience
                     and self.progress.epochs_without_improvement >= train_config.early_stopping_patience):
                 stopped = "early_stopping"
@@ -325,6 +340,20 @@ class Trainer:
                     self.progress.epochs_without_improvement % train_config.plateau_patience == 0):
                 self.optimizer.learning_rate = float(self.optimizer.learning_rate) * train_config.plateau_factor
         return self._write_metrics(stopped)
+
+    def _steps_taken(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.optimizer.iterations))
+
+    def _plan_schedule(self, done: int, epoch_steps: float, elapsed: float, mean_epoch: float,
+                       longest_epoch: float) -> None:
+        """End a linear decay at the step training is now expected to stop at: after ``[train] epochs``, or
+        earlier where the time limit will stop it (``done`` epochs of ``epoch_steps`` steps so far, this
+        session's epochs taking ``mean_epoch`` seconds and at most ``longest_epoch``)."""
+        if not isinstance(self.schedule, WarmupLinearDecay):
+            return
+        train = self.config.train
+        epochs = expected_epochs(done, train.epochs, elapsed, mean_epoch, longest_epoch, 60 * train.max_minutes)
+        self.schedule.set_horizon(self._steps_taken() + round((epochs - done) * epoch_steps))
 
     # ---- persistence --------------------------------------------------------------------------------
     def _end_epoch(self, epoch: int, train: dict, valid: dict, probes, improved: bool) -> None:

@@ -89,6 +89,7 @@ def test_resume_continues_after_the_last_completed_epoch(tmp_path, memory_data):
     ("train.mixed_precision=true", "train.distribution=mirrored"),
     ("train.mixed_precision=bfloat16", "train.sampled_softmax=5"),
     ("train.mixed_precision=bfloat16", "model.type=transformer"),
+    ("train.schedule=warmup_linear", "train.warmup_steps=1"),
     ("train.schedule=plateau", "train.plateau_patience=1", "train.plateau_factor=0.5", "train.learning_rate=1e-9",
      "model.type=gru", "lstm.attention=bahdanau"),
 ])
@@ -105,6 +106,9 @@ def test_training_options_run_and_stay_finite(tmp_path, memory_data, options):
     if "train.mixed_precision=bfloat16" in options:
         assert metrics["mixed_precision"] == "mixed_bfloat16"
         assert all(weight.dtype == "float32" for weight in trainer.model.weights)
+    if "train.schedule=warmup_linear" in options:  # falls to zero at the last step of the last epoch
+        rates = [entry["learning_rate"] for entry in metrics["history"]]
+        assert rates[0] > 0 and rates[-1] == pytest.approx(0.0)
     if "train.schedule=plateau" in options:  # a rate too small to improve anything is halved after epoch 2
         rates = [entry["learning_rate"] for entry in metrics["history"]]
         assert rates == pytest.approx([1e-9, 1e-9, 5e-10])
