@@ -57,6 +57,7 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "label_smoothing_0.1": {"data": [], "train": ["train.label_smoothing=0.1"]},
     "schedule_linear": {"data": [], "train": ["train.schedule=warmup_linear"]},
     "dropout_0": {"data": [], "train": ["model.dropout=0"]},
+    "dropout_0.3": {"data": [], "train": ["model.dropout=0.3"]},
     "bfloat16": {"data": [], "train": ["train.mixed_precision=bfloat16"]},
     "linear_dropout_0_bfloat16": {"data": [], "train": ["train.schedule=warmup_linear", "model.dropout=0",
                                                         "train.mixed_precision=bfloat16"]},
