@@ -61,6 +61,8 @@ CANDIDATES: dict[str, dict[str, list[str]]] = {
     "bfloat16": {"data": [], "train": ["train.mixed_precision=bfloat16"]},
     "linear_dropout_0_bfloat16": {"data": [], "train": ["train.schedule=warmup_linear", "model.dropout=0",
                                                         "train.mixed_precision=bfloat16"]},
+    "tied_output": {"data": [], "train": ["lstm.tie_output_embedding=true"]},
+    "tied_output_embedding_256": {"data": [], "train": ["lstm.tie_output_embedding=true", "model.embedding_dim=256"]},
     "context_0": {"data": ["samples.context_turns=0"], "train": []},
 }
 CORPORA = {

@@ -2,7 +2,8 @@
 
 Encoder: embedding → ``layers`` recurrent layers (optionally bidirectional, their two final states
 joined by a dense bridge). Decoder: embedding → ``layers`` recurrent layers started from the
-encoder's final states → attention over the encoder outputs → ``tanh(W [h; context])`` → logits.
+encoder's final states → attention over the encoder outputs → ``tanh(W [h; context])`` → logits, through
+an output layer or, with ``tie_output_embedding``, through the decoder embedding transposed.
 Attention comes after the recurrent layers (Luong's scheme), so training runs every layer over the
 whole sequence at once and a decoding step only advances the recurrent states by one token.
 """
@@ -29,6 +30,7 @@ class LstmConfig(Settings):
     units: int = setting(256, minimum=2, maximum=65536)
     bidirectional: bool = True
     attention: Literal["luong", "bahdanau"] = "luong"
+    tie_output_embedding: bool = False
 
 
 def _cell_parameters(kind: str, inputs: int, units: int) -> int:
@@ -64,8 +66,10 @@ class RecurrentSeq2Seq(Seq2Seq):
         total += directions * units * units + (units if rnn.attention == "bahdanau" else 0)
         if rnn.attention == "bahdanau":
             total += units * units + units
-        total += (units + directions * units) * units + units  # combine
-        return total + units * vocab_size + vocab_size  # output layer
+        features = embedding if rnn.tie_output_embedding else units
+        total += (units + directions * units) * features + features  # combine
+        projection = 0 if rnn.tie_output_embedding else features * vocab_size
+        return total + projection + vocab_size  # output layer (its bias alone when tied)
 
     @classmethod
     def activation_floats(cls, config: Config) -> int:
@@ -92,8 +96,15 @@ class RecurrentSeq2Seq(Seq2Seq):
                          for j in range(self.states_per_layer)] for i in range(rnn.layers)] if rnn.bidirectional else []
         self.decoder_layers = [recurrent(f"decoder_{i}") for i in range(rnn.layers)]
         self.attention = EncoderAttention(rnn.attention, rnn.units, name="attention")
-        self.combine = keras.layers.Dense(rnn.units, activation="tanh", name="combine")
-        self.output_layer = keras.layers.Dense(vocab_size, dtype="float32", name="output")
+        self.tied = rnn.tie_output_embedding
+        # Tied, the features live in the embedding space and the decoder embedding, transposed, projects them.
+        self.combine = keras.layers.Dense(model.embedding_dim if self.tied else rnn.units, activation="tanh",
+                                          name="combine")
+        if self.tied:
+            self.output_bias_weight = self.add_weight(shape=(vocab_size,), initializer="zeros",
+                                                      dtype="float32", name="output_bias")
+        else:
+            self.output_layer = keras.layers.Dense(vocab_size, dtype="float32", name="output")
 
     def _encode(self, encoder_ids, training=False):
         """Encoder outputs, attention keys, padding mask and the decoder's initial states per layer."""
@@ -128,13 +139,18 @@ class RecurrentSeq2Seq(Seq2Seq):
         return list({id(layer): layer.embeddings for layer in (self.encoder_embedding, self.decoder_embedding)}.values())
 
     def project(self, features):
-        return self.output_layer(features)
+        if not self.tied:
+            return self.output_layer(features)
+        weights = ops.cast(self.decoder_embedding.embeddings, "float32")
+        return ops.matmul(ops.cast(features, "float32"), ops.transpose(weights)) + self.output_bias_weight
 
     def output_weights(self):
+        if self.tied:
+            return self.decoder_embedding.embeddings, self.output_bias_weight
         return ops.transpose(self.output_layer.kernel), self.output_layer.bias
 
     def output_bias(self):
-        return self.output_layer.bias
+        return self.output_bias_weight if self.tied else self.output_layer.bias
 
     def encode(self, encoder_ids, max_length: int) -> dict:
         encoder_outputs, keys, mask, states = self._encode(encoder_ids)

@@ -11,6 +11,8 @@ VARIANTS = [
     ("gru", ("lstm.layers=2",)),
     ("lstm", ("lstm.bidirectional=false", "lstm.attention=bahdanau", "model.share_embedding=false", "lstm.layers=3")),
     ("gru", ("lstm.attention=bahdanau", "lstm.bidirectional=false")),
+    ("lstm", ("lstm.tie_output_embedding=true",)),
+    ("gru", ("lstm.tie_output_embedding=true", "model.share_embedding=false", "lstm.bidirectional=false")),
     ("transformer", ()),
     ("transformer", ("model.share_embedding=false", "transformer.tie_output_embedding=false",
                      "transformer.encoder_layers=3")),

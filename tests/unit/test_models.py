@@ -12,8 +12,9 @@ from tests.conftest import TINY_MODEL, make_config
 VARIANTS = [
     ("lstm", ()),
     ("lstm", ("lstm.bidirectional=false", "lstm.attention=bahdanau", "lstm.layers=2", "model.share_embedding=false")),
+    ("lstm", ("lstm.tie_output_embedding=true", "model.share_embedding=false")),
     ("gru", ()),
-    ("gru", ("lstm.attention=bahdanau",)),
+    ("gru", ("lstm.attention=bahdanau", "lstm.tie_output_embedding=true")),
     ("transformer", ()),
     ("transformer", ("transformer.tie_output_embedding=false", "model.share_embedding=false",
                      "transformer.decoder_layers=2")),
@@ -65,6 +66,21 @@ def test_save_and_load_give_identical_outputs(tmp_path, model_type):
     again.load_weights(tmp_path / "m.weights.h5")
     inputs = {"encoder_ids": ENCODER, "decoder_ids": DECODER}
     np.testing.assert_array_equal(np.asarray(model(inputs)), np.asarray(again(inputs)))
+
+
+@pytest.mark.parametrize("model_type", ["lstm", "gru"])
+def test_a_tied_recurrent_model_projects_through_its_decoder_embedding(tmp_path, model_type):
+    model, config = tiny(model_type, ("lstm.tie_output_embedding=true", "model.share_embedding=false"))
+    inputs = {"encoder_ids": ENCODER, "decoder_ids": DECODER}
+    model.save_weights(tmp_path / "m.weights.h5")
+    again = build_model(config, VOCAB)
+    again.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_array_equal(np.asarray(model(inputs)), np.asarray(again(inputs)))
+    model.output_bias().assign(np.arange(VOCAB, dtype=np.float32))
+    embedding = model.decoder_embedding.embeddings
+    embedding.assign(np.zeros(embedding.shape, np.float32))
+    # With a zero embedding every logit is the output bias alone: nothing else projects the features.
+    np.testing.assert_allclose(np.asarray(model.project(model.features(inputs)))[0, 0], np.arange(VOCAB))
 
 
 def test_transformer_width_must_divide_into_heads():
