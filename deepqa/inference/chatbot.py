@@ -17,6 +17,7 @@ from deepqa.errors import ConfigError, DatasetError
 from deepqa.ranker.retrieval import Ranker
 from deepqa.models import Seq2Seq, build_model, rebuild_model
 from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, MODEL_FILE, VOCAB_FILE, resolve_run
+from deepqa.data.sentences import sentence_end_flags, whole_sentences
 from deepqa.data.text import Tokenizer, build_tokenizer
 from deepqa.data.vocab import EOS, UNK, Vocabulary
 
@@ -50,6 +51,7 @@ class Chatbot:
         self.decoder_length = config.samples.decoder_length
         self.decoder = Decoder(model, self.decoder_length, xla=config.decode.xla)
         self.likelihood = LikelihoodScorer(model)
+        self.sentence_ends = sentence_end_flags(vocabulary.id2word)
 
     @classmethod
     def load(cls, run_dir: str | Path, weights: str = "best", deployment: str | Path | None = None,
@@ -128,7 +130,7 @@ class Chatbot:
         may repeat."""
         options = self.check_options(options or self.config.decode)
         if options.mode == "rank":
-            return [self._best([(ids, score, "retrieved") for ids, score in found], question, context,
+            return [self._best(self._whole([(ids, score, "retrieved") for ids, score in found]), question, context,
                                options.num_answers)
                     for found, (question, context) in zip(self.ranker.retrieve(batch, options.num_answers + 8),
                                                           questions)]
@@ -160,6 +162,15 @@ class Chatbot:
                 answers.append(Answer(text, round(float(score), 6), source))
         return Reply(answers[0].text if answers else "", answers)
 
+    def _whole(self, candidates: list[tuple]) -> list[tuple]:
+        """(ids, ...) candidates, each cut back to whole sentences where the length limit cut it
+        (:func:`deepqa.data.sentences.whole_sentences`); those that cannot be mended are left out, unless none
+        can be."""
+        limit = self.config.samples.max_answer_length
+        mended = [(whole, *rest) for ids, *rest in candidates
+                  if (whole := whole_sentences(ids, limit, self.sentence_ends)) is not None]
+        return mended or candidates
+
     def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
         """The ranker's choice among the beam's n-best, sampled replies and retrieved answers."""
         pools: list[list[tuple[np.ndarray, str]]] = [[] for _ in questions]
@@ -176,6 +187,7 @@ class Chatbot:
         if options.hybrid_retrieved:
             for pool, found in zip(pools, self.ranker.retrieve(batch, options.hybrid_retrieved)):
                 pool += [(ids, "retrieved") for ids, _ in found]
+        pools = [self._whole(pool) for pool in pools]
         rows = [index for index, pool in enumerate(pools) for _ in pool]
         candidates = [ids for pool in pools for ids, _ in pool]
         scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight)

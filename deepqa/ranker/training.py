@@ -20,6 +20,7 @@ from deepqa import atomic
 from deepqa.config import Config
 from deepqa.data.dataset import Dataset
 from deepqa.data.samples import Samples
+from deepqa.data.sentences import mended_rows, sentence_end_flags
 from deepqa.errors import DatasetError
 from deepqa.files import LOGS_DIR, RANKER_FILE, RANKER_GRAPH, RANKER_INDEX, RANKER_RESUME_DIR, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
@@ -221,7 +222,9 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
     model.freeze()
-    index = ResponseIndex.build(answers, lambda ids: model.responses(ids), idf, limit=settings.max_index,
+    # The index holds replies: an answer cut by the length limit goes back to its last whole sentence.
+    replies = mended_rows(answers, config.samples.max_answer_length, sentence_end_flags(dataset.vocabulary.id2word))
+    index = ResponseIndex.build(replies, lambda ids: model.responses(ids), idf, limit=settings.max_index,
                                 unknown_share=usual_unknown_share(questions))
     index.save(run_dir / RANKER_INDEX)
     (run_dir / RANKER_GRAPH).unlink(missing_ok=True)  # a graph of an earlier index is stale

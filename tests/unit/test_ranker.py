@@ -297,3 +297,36 @@ def test_hard_negative_batches_cluster_similar_contexts_after_the_first_epoch(ti
     metrics = training.train_ranker(config, dataset, run)
     assert made[0] is None and all(v is not None and v.shape[0] == made[1].shape[0] > 16 for v in made[1:])
     assert len(made) == 3 and metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
+
+
+def test_answers_cut_by_the_length_limit_are_replied_only_as_whole_sentences(tmp_path):
+    """Truncated to 6 tokens, "yes red. it is red and red again" is indexed as "yes red." and "well red and red
+    and red too" (no sentence end before the cut) not at all; short answers stay whole."""
+    from tests.conftest import TINY_MODEL, WORDS, prepare_pairs
+
+    kinds = ["yes {w}. it is {w} and {w} again", "well {w} and {w} and {w} too", "ok {w}."]
+    pairs = [(f"question {i} {WORDS[i % 10]}?", kinds[i % 3].format(w=WORDS[i % 10])) for i in range(60)]
+    cut = ["samples.max_answer_length=6", "samples.valid_fraction=0.2", "samples.test_fraction=0"]
+    data = prepare_pairs(tmp_path / "corpus", pairs, *cut)
+    settings = [*TINY_MODEL, *cut, f"train.save_dir={tmp_path / 'save'}", "decode.xla=false", "ranker.enabled=true",
+                "ranker.epochs=2", "ranker.dim=8", "ranker.batch_size=8"]
+    assert main(["train", "--data", str(data), "--run-name", "cut", *sum((["--set", s] for s in settings), [])]) == 0
+    bot = Chatbot.load(tmp_path / "save" / "cut")
+    indexed = {bot.tokenizer.detokenize(bot.vocabulary.decode(bot.ranker.index.answer(i)))
+               for i in range(len(bot.ranker.index))}
+    assert indexed <= {f"Yes {w}." for w in WORDS} | {f"Ok {w}." for w in WORDS}, indexed  # training answers
+    assert sum(text.startswith("Yes") for text in indexed) >= 5, indexed
+    ranked = bot.reply("question 4 bird?", mode="rank", num_answers=30).answers
+    assert ranked and all(answer.text.endswith(".") for answer in ranked), ranked
+    pooled = bot.reply("question 4 bird?", mode="hybrid", num_answers=30, hybrid_retrieved=30).answers
+    fragments = [a.text for a in pooled if len(bot.tokenizer.tokenize(a.text)) >= 6 and not a.text.endswith(".")]
+    assert {a.source for a in pooled} == {"generated", "retrieved"} and not fragments, pooled
+    # An index made before answers were mended holds the fragments: replies are still whole sentences.
+    from deepqa.data.dataset import Dataset
+
+    answers = [row for row in (Dataset.load(data).samples.answer(i) for i in range(60)) if len(row)]
+    old = ResponseIndex.build(answers, bot.ranker.model.responses, bot.ranker.index.idf)
+    assert max(len(old.answer(i)) for i in range(len(old))) == 6
+    old.save(tmp_path / "save" / "cut" / RANKER_INDEX)
+    ranked = Chatbot.load(tmp_path / "save" / "cut").reply("question 4 bird?", mode="rank", num_answers=30).answers
+    assert ranked and all(answer.text.endswith(".") for answer in ranked), ranked
