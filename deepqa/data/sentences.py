@@ -27,8 +27,9 @@ def whole_sentences(ids: np.ndarray, limit: int, ends: np.ndarray) -> np.ndarray
     return ids[: stops[-1] + 1] if len(stops) else None
 
 
-def mended_rows(rows: Sequence[np.ndarray], limit: int, ends: np.ndarray) -> list[np.ndarray]:
-    """Every row cut back to whole sentences, those that cannot be mended left out; all rows as they are when
-    none can be (a corpus without stop marks)."""
-    mended = [whole for row in rows if (whole := whole_sentences(row, limit, ends)) is not None]
-    return mended or list(rows)
+def mended_rows(rows: Sequence[np.ndarray], limit: int, ends: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(position, row) of every row cut back to whole sentences, those that cannot be mended left out; every row
+    as it is when none can be (a corpus without stop marks)."""
+    mended = [(position, whole) for position, row in enumerate(rows)
+              if (whole := whole_sentences(row, limit, ends)) is not None]
+    return mended or list(enumerate(rows))

@@ -17,7 +17,7 @@ from deepqa.errors import ConfigError, DatasetError
 from deepqa.ranker.retrieval import Ranker
 from deepqa.models import Seq2Seq, build_model, rebuild_model
 from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, MODEL_FILE, VOCAB_FILE, resolve_run
-from deepqa.data.sentences import sentence_end_flags, whole_sentences
+from deepqa.data.sentences import mended_rows, sentence_end_flags
 from deepqa.data.text import Tokenizer, build_tokenizer
 from deepqa.data.vocab import EOS, UNK, Vocabulary
 
@@ -163,13 +163,10 @@ class Chatbot:
         return Reply(answers[0].text if answers else "", answers)
 
     def _whole(self, candidates: list[tuple]) -> list[tuple]:
-        """(ids, ...) candidates, each cut back to whole sentences where the length limit cut it
-        (:func:`deepqa.data.sentences.whole_sentences`); those that cannot be mended are left out, unless none
-        can be."""
-        limit = self.config.samples.max_answer_length
-        mended = [(whole, *rest) for ids, *rest in candidates
-                  if (whole := whole_sentences(ids, limit, self.sentence_ends)) is not None]
-        return mended or candidates
+        """(ids, ...) candidates, each cut back to whole sentences where the length limit cut it, as
+        :func:`deepqa.data.sentences.mended_rows` does."""
+        mended = mended_rows([ids for ids, *_ in candidates], self.config.samples.max_answer_length, self.sentence_ends)
+        return [(whole, *candidates[position][1:]) for position, whole in mended]
 
     def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
         """The ranker's choice among the beam's n-best, sampled replies and retrieved answers."""

@@ -223,7 +223,8 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     model.load_weights(run_dir / RANKER_WEIGHTS)
     model.freeze()
     # The index holds replies: an answer cut by the length limit goes back to its last whole sentence.
-    replies = mended_rows(answers, config.samples.max_answer_length, sentence_end_flags(dataset.vocabulary.id2word))
+    replies = [row for _, row in mended_rows(answers, config.samples.max_answer_length,
+                                             sentence_end_flags(dataset.vocabulary.id2word))]
     index = ResponseIndex.build(replies, lambda ids: model.responses(ids), idf, limit=settings.max_index,
                                 unknown_share=usual_unknown_share(questions))
     index.save(run_dir / RANKER_INDEX)

@@ -26,5 +26,5 @@ def test_shorter_answers_and_answers_ending_a_sentence_stay_as_they_are():
 def test_an_answer_filling_the_limit_without_a_sentence_end_cannot_be_mended():
     assert whole_sentences(np.array([4, 5, 6, 9]), 4, ENDS) is None
     rows = [np.array([4, 5, 6, 9]), np.array([4, 7, 9, 10]), np.array([5])]
-    assert [row.tolist() for row in mended_rows(rows, 4, ENDS)] == [[4, 7], [5]]
-    assert [row.tolist() for row in mended_rows(rows[:1], 4, ENDS)] == [[4, 5, 6, 9]]  # none can be: all kept
+    assert [(at, row.tolist()) for at, row in mended_rows(rows, 4, ENDS)] == [(1, [4, 7]), (2, [5])]
+    assert [(at, row.tolist()) for at, row in mended_rows(rows[:1], 4, ENDS)] == [(0, [4, 5, 6, 9])]  # none can be: all kept
