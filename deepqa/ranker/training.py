@@ -178,13 +178,15 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     rng = np.random.default_rng(settings.seed)
     if progress["rng"]:
         rng.bit_generator.state = progress["rng"]
-    # max_minutes limits this session, as for the generator: after its first epoch no epoch starts that would
-    # likely end after it (judged by the longest so far); the figures count every session.
-    started, earlier_seconds, longest_epoch = time.perf_counter(), progress["seconds"], 0.0
+    # max_minutes limits this session: the epoch under way when it is reached is cut short, leaving time for a
+    # validation as long as the longest so far, so a budget of a few long epochs is used to the full (on
+    # dgk-conv, with 2.5-minute epochs, a 4.5-minute limit otherwise let only one run); the figures count every
+    # session.
+    started, earlier_seconds, longest_validation = time.perf_counter(), progress["seconds"], 0.0
+    deadline = started + 60 * settings.max_minutes if settings.max_minutes else float("inf")
     stopped = "completed"
     for epoch in range(progress["epoch"] + 1, settings.epochs + 1):
-        epoch_started = time.perf_counter()
-        if settings.max_minutes and longest_epoch and epoch_started - started + longest_epoch > 60 * settings.max_minutes:
+        if time.perf_counter() + longest_validation >= deadline and epoch > progress["epoch"] + 1:
             stopped = "time_limit"
             break
         # After the first epoch the towers know enough to tell which contexts are alike.
@@ -193,11 +195,15 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         batches = epoch_batches(rng, len(questions), batch, settings.hard_negatives, similar)
         losses, accuracies = [], []
         for chosen in tqdm(batches, desc=f"ranker epoch {epoch}", unit=" batches", disable=None, leave=False):
+            if losses and time.perf_counter() + longest_validation >= deadline:
+                stopped = "time_limit"
+                break
             contexts, responses = (hide_words(pad_rows([rows[i] for i in chosen]), settings.unknown_word_rate, rng)
                                    for rows in (questions, answers))
             loss, accuracy = step(contexts, responses, tf.constant(keys[chosen]))
             losses.append(float(loss))
             accuracies.append(float(accuracy))
+        validation_started = time.perf_counter()
         with averaged_weights(model, optimizer):  # validated, and kept when best
             recall = recall_at_1(model, valid_questions, valid_answers, settings.seed, idf=idf,
                                  lexical_weight=settings.lexical_weight)
@@ -205,8 +211,9 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
             if improved:
                 progress["best"] = recall if np.isfinite(recall) else progress["best"]
                 atomic.write_weights(model, run_dir / RANKER_WEIGHTS)
-        entry = {"epoch": epoch, "loss": float(np.mean(losses)), "in_batch_accuracy": float(np.mean(accuracies)),
-                 "val_recall_at_1": recall}
+        longest_validation = max(longest_validation, time.perf_counter() - validation_started)
+        entry = {"epoch": epoch, "batches": len(losses), "loss": float(np.mean(losses)),
+                 "in_batch_accuracy": float(np.mean(accuracies)), "val_recall_at_1": recall}
         with writers["train"].as_default():
             tf.summary.scalar("ranker/loss", entry["loss"], step=epoch)
             tf.summary.scalar("ranker/in_batch_accuracy", entry["in_batch_accuracy"], step=epoch)
@@ -217,7 +224,8 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         checkpoint.save(model, optimizer, progress)
         LOG.info(f"ranker epoch {epoch}: loss {entry['loss']:.4f} in-batch accuracy {entry['in_batch_accuracy']:.3f} "
                  f"| val 1-in-10 R@1 {recall:.3f}{' | best so far' if improved else ''}")
-        longest_epoch = max(longest_epoch, time.perf_counter() - epoch_started)
+        if stopped == "time_limit":
+            break
     for writer in writers.values():
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
