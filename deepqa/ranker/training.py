@@ -184,9 +184,13 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
     # session.
     started, earlier_seconds, longest_validation = time.perf_counter(), progress["seconds"], 0.0
     deadline = started + 60 * settings.max_minutes if settings.max_minutes else float("inf")
+
+    def out_of_time() -> bool:
+        return time.perf_counter() + longest_validation >= deadline
+
     stopped = "completed"
     for epoch in range(progress["epoch"] + 1, settings.epochs + 1):
-        if time.perf_counter() + longest_validation >= deadline and epoch > progress["epoch"] + 1:
+        if epoch > progress["epoch"] + 1 and out_of_time():
             stopped = "time_limit"
             break
         # After the first epoch the towers know enough to tell which contexts are alike.
@@ -195,7 +199,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         batches = epoch_batches(rng, len(questions), batch, settings.hard_negatives, similar)
         losses, accuracies = [], []
         for chosen in tqdm(batches, desc=f"ranker epoch {epoch}", unit=" batches", disable=None, leave=False):
-            if losses and time.perf_counter() + longest_validation >= deadline:
+            if losses and out_of_time():
                 stopped = "time_limit"
                 break
             contexts, responses = (hide_words(pad_rows([rows[i] for i in chosen]), settings.unknown_word_rate, rng)
