@@ -67,9 +67,11 @@ class WordPieces(keras.layers.Layer):
 class Tower(keras.layers.Layer):
     """Base of the towers: ``features`` [B, H] of ids, projected to ``dim`` and normalised to unit length."""
 
-    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, single_turn=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.output_projection = keras.layers.Dense(settings.dim, name="projection")
+        self.single_turn = single_turn  # its texts are one turn (answers): no <eos> joins turns in them
 
     @classmethod
     def check(cls, settings) -> None:
@@ -100,8 +102,9 @@ class Tower(keras.layers.Layer):
 class BagOfEmbeddings(Tower):
     """Masked mean and max of the token embeddings, over all tokens and over the last turn's."""
 
-    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
-        super().__init__(vocab_size, settings, max_length, **kwargs)
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, single_turn=False,
+                 **kwargs):
+        super().__init__(vocab_size, settings, max_length, single_turn=single_turn, **kwargs)
         shared = shared or {}
         self.embedding = shared.get("embedding") or keras.layers.Embedding(vocab_size, settings.dim, name="embedding")
         self.pieces = self.frozen_table = None
@@ -137,9 +140,11 @@ class BagOfEmbeddings(Tower):
 
     def features(self, ids, mask, training=False, table=None):
         x = self.dropout(self.word_vectors(ids, table), training=training)
+        whole = [masked_mean(x, mask), masked_max(x, mask)]
+        if self.single_turn:  # the last turn is the whole text: the same features, made once
+            return ops.concatenate(whole + whole, axis=-1)
         last = last_turn_mask(ids, mask)
-        return ops.concatenate([masked_mean(x, mask), masked_max(x, mask), masked_mean(x, last), masked_max(x, last)],
-                               axis=-1)
+        return ops.concatenate(whole + [masked_mean(x, last), masked_max(x, last)], axis=-1)
 
 
 @RANKER_ENCODERS.register("transformer")
@@ -154,8 +159,9 @@ class TransformerTower(Tower):
             if getattr(settings, name):
                 raise ConfigError(f"[ranker] {name} is a setting of the bow encoder, not of {settings.encoder}")
 
-    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
-        super().__init__(vocab_size, settings, max_length, **kwargs)
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, single_turn=False,
+                 **kwargs):
+        super().__init__(vocab_size, settings, max_length, single_turn=single_turn, **kwargs)
         self.embedding = keras_hub.layers.TokenAndPositionEmbedding(vocab_size, max_length, settings.dim,
                                                                     name="embedding")
         self.blocks = [keras_hub.layers.TransformerEncoder(2 * settings.dim, settings.heads, dropout=settings.dropout,

@@ -27,7 +27,7 @@ class DualEncoder(keras.Model):
             shared = context.shareable() if settings.share_embedding else None
             self.context_towers.append(context)
             self.response_towers.append(tower(len(words), settings, response_length, shared=shared, words=words,
-                                              name=f"response{suffix}"))
+                                              single_turn=True, name=f"response{suffix}"))
         self.temperature, self.shared = settings.temperature, settings.share_embedding
         self.width = settings.dim * settings.ensemble  # of the vectors that contexts and responses give
 

@@ -79,6 +79,19 @@ def tfidf_rows(ids, idf):
     return tf.math.l2_normalize(counts * idf[None, :], axis=1)
 
 
+def tfidf_cosine_matrix(context_ids, response_ids, idf):
+    """TF-IDF cosines [B, B'] of each context row [B, T] with each response row [B', T'] (padded ids), the
+    product of :func:`tfidf_rows` without the dense [B, V] x [V, B'] product: each context token's weight
+    (its IDF over its row's norm) times the responses' vector entries of that token, summed over the row."""
+    responses = tfidf_rows(response_ids, idf)
+    counts = tf.math.bincount(context_ids, minlength=tf.shape(idf)[0], maxlength=tf.shape(idf)[0], axis=-1,
+                              dtype=tf.float32)
+    norms = tf.maximum(tf.norm(counts * idf[None, :], axis=1, keepdims=True), 1e-12)
+    weights = tf.gather(idf, context_ids) / norms  # [B, T]
+    entries = tf.gather(tf.transpose(responses), context_ids)  # [B, T, B']
+    return tf.einsum("bt,btc->bc", weights, entries)
+
+
 def hide_words(ids: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
     """``ids`` with each word replaced by ``<unk>`` with probability ``rate``, so that the towers learn to
     read texts with words they do not know, as texts from other corpora have."""
@@ -161,8 +174,7 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         with tf.GradientTape() as tape:
             logits = model.member_logits({"context_ids": context_ids, "response_ids": response_ids}, training=True)
             if settings.lexical_weight and settings.training_lexical_weight:
-                lexical = tf.matmul(tfidf_rows(context_ids, lexical_idf), tfidf_rows(response_ids, lexical_idf),
-                                    transpose_b=True)
+                lexical = tfidf_cosine_matrix(context_ids, response_ids, lexical_idf)
                 logits = logits + settings.training_lexical_weight * lexical / settings.temperature
             # Each member learns on its own, so that their mean is an ensemble rather than one wider model.
             losses, accuracies = zip(*(contrastive_loss(member, batch_keys) for member in tf.unstack(logits)))

@@ -76,6 +76,21 @@ def test_lexical_score_counts_shared_content_words_only():
     assert 0 < scores[0] < 1 and scores[1] == 0  # specials and padding count for nothing
 
 
+def test_the_training_steps_lexical_matrix_is_the_scorers_tfidf_cosine_of_every_pair():
+    from deepqa.ranker.lexical import inverse_document_frequencies, tfidf_cosines
+    from deepqa.ranker.training import tfidf_cosine_matrix
+
+    rng = np.random.default_rng(0)
+    contexts = rng.integers(0, 12, size=(5, 7)).astype(np.int32)  # repeated words, padding, specials
+    responses = rng.integers(0, 12, size=(4, 6)).astype(np.int32)
+    contexts[0] = 0  # an empty row matches nothing
+    idf = inverse_document_frequencies(list(contexts) + list(responses), 12)
+    training_idf = np.where(np.arange(12) > 3, idf, 0.0).astype(np.float32)
+    matrix = tfidf_cosine_matrix(tf.constant(contexts), tf.constant(responses), tf.constant(training_idf)).numpy()
+    expected = [[tfidf_cosines(c[None], r[None], idf)[0] for r in responses] for c in contexts]
+    assert matrix == pytest.approx(np.array(expected), abs=1e-6) and matrix.max() > 0.1
+
+
 def test_unknown_words_match_themselves_and_raise_the_lexical_weight():
     from deepqa.ranker.lexical import inverse_document_frequencies, lexical_ids, tfidf_cosines, unknown_share
     from deepqa.ranker.retrieval import Ranker

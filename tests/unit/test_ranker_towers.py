@@ -94,6 +94,18 @@ def test_the_time_limit_cuts_the_epoch_under_way_short_and_keeps_its_validated_w
     assert 0 <= cut["val_recall_at_1"] <= 1
 
 
+def test_a_response_tower_makes_the_last_turns_features_once_and_gives_the_same_vectors():
+    model = build_ranker(make_config("ranker.dim=8"), WORDS)
+    context, response = model.context_towers[0], model.response_towers[0]
+    assert response.single_turn and not context.single_turn
+    answers = np.array([[4, 6, 7, 0], [8, 0, 0, 0]])  # one turn each: no <eos>
+    single = response.features(answers, answers != 0).numpy()
+    response.single_turn = False
+    assert np.allclose(single, response.features(answers, answers != 0).numpy())
+    turns = np.array([[4, 2, 6, 7]])  # two turns: the last turn's features differ from the whole text's
+    assert not np.allclose(*np.split(response.features(turns, turns != 0).numpy(), 2, axis=-1))
+
+
 def test_a_frozen_tower_answers_as_before_from_its_word_table_made_once():
     model = build_ranker(make_config("ranker.dim=8", "ranker.ensemble=2"), WORDS)
     ids = np.array([[4, 5, 6, 0], [7, 8, 2, 4]])
