@@ -169,8 +169,10 @@ class Chatbot:
         return [(whole, *candidates[position][1:]) for position, whole in mended]
 
     def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
-        """The ranker's choice among the beam's n-best, sampled replies and retrieved answers."""
-        pools: list[list[tuple[np.ndarray, str]]] = [[] for _ in questions]
+        """The ranker's choice among the beam's n-best, sampled replies and retrieved answers. The context
+        towers run once for retrieval and scoring, and a retrieved answer keeps the score it was found by
+        (the one :meth:`deepqa.ranker.retrieval.Ranker.scores` gives), unless mending it changed it."""
+        pools: list[list[tuple[np.ndarray, float | None, str]]] = [[] for _ in questions]
         beam = self.decoder.generate(batch, options.replace(mode="generate", strategy="beam",
                                                             num_answers=options.beam_width))
         groups = [beam]
@@ -179,31 +181,44 @@ class Chatbot:
                 mode="generate", strategy="sample", num_answers=options.hybrid_samples)))
         for group in groups:
             for pool, hypotheses in zip(pools, group):
-                pool += [(np.asarray(h.ids[:self.config.samples.max_answer_length], dtype=np.int32), "generated")
-                         for h in hypotheses if h.ids]
+                pool += [(np.asarray(h.ids[:self.config.samples.max_answer_length], dtype=np.int32), None,
+                          "generated") for h in hypotheses if h.ids]
+        vectors = self.ranker.context_vectors(batch)
         if options.hybrid_retrieved:
-            for pool, found in zip(pools, self.ranker.retrieve(batch, options.hybrid_retrieved)):
-                pool += [(ids, "retrieved") for ids, _ in found]
-        pools = [self._whole(pool) for pool in pools]
-        rows = [index for index, pool in enumerate(pools) for _ in pool]
-        candidates = [ids for pool in pools for ids, _ in pool]
-        scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight)
+            for pool, found in zip(pools, self.ranker.retrieve(batch, options.hybrid_retrieved, vectors)):
+                pool += [(ids, score, "retrieved") for ids, score in found]
+        pools = [[(whole, None if len(whole) != len(ids) else score, source)
+                  for (whole, ids, score, source) in self._whole([(ids, ids, score, source) for ids, score, source
+                                                                  in pool])] for pool in pools]
+        rows = np.array([index for index, pool in enumerate(pools) for _ in pool], dtype=np.int64)
+        candidates = [ids for pool in pools for ids, _, _ in pool]
+        known = np.array([np.nan if score is None else score for pool in pools for _, score, _ in pool])
+        scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight,
+                                    vectors=vectors[rows], known=known)
         replies, start = [], 0
         for pool, (question, context) in zip(pools, questions):
-            scored = [(ids, score, source) for (ids, source), score in zip(pool, scores[start:start + len(pool)])]
+            scored = [(ids, score, source) for (ids, _, source), score in zip(pool, scores[start:start + len(pool)])]
             start += len(pool)
             replies.append(self._best(scored, question, context, options.num_answers))
         return replies
 
     def hybrid_scores(self, contexts: np.ndarray, candidates: list[np.ndarray], generator_weight: float,
-                      lexical_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                      lexical_rows: tuple[np.ndarray, np.ndarray] | None = None, vectors: np.ndarray | None = None,
+                      known: np.ndarray | None = None) -> np.ndarray:
         """The hybrid mode's score of each context row [B, T] with its candidate: the ranker's score, plus
         ``generator_weight`` x the generator's pointwise mutual information of candidate and context (mean log
         p(candidate | context) - mean log p(candidate | nothing)), which favours specific over generic replies.
-        ``lexical_rows``: as for :meth:`deepqa.ranker.retrieval.Ranker.scores`."""
+        ``lexical_rows`` and ``vectors``: as for :meth:`deepqa.ranker.retrieval.Ranker.scores`; ``known``: the
+        ranker's scores already at hand, NaN where not."""
         if not candidates:
             return np.zeros(0)
-        scores = self.ranker.scores(contexts, pad_rows(candidates), lexical_rows=lexical_rows)
+        scores = np.full(len(candidates), np.nan) if known is None else np.array(known, dtype=np.float64)
+        missing = np.flatnonzero(np.isnan(scores))
+        if len(missing):
+            scores[missing] = self.ranker.scores(
+                contexts[missing], pad_rows([candidates[i] for i in missing]),
+                lexical_rows=None if lexical_rows is None else tuple(rows[missing] for rows in lexical_rows),
+                vectors=None if vectors is None else vectors[missing])
         if generator_weight:
             questions = [row[row > 0] for row in contexts]
             scores = scores + generator_weight * self.likelihood.mmi_scores(questions, candidates, 1.0)

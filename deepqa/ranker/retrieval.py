@@ -51,9 +51,16 @@ class Ranker:
         excess = np.maximum(0.0, unknown_share(context_ids) - self.index.unknown_share)
         return self.lexical_weight + self.unknown_word_boost * excess
 
-    def retrieve(self, context_ids: np.ndarray, k: int) -> list[list[tuple[np.ndarray, float]]]:
-        """For each row of padded context ids [B, T], the ``k`` best indexed answers (ids, cosine), best first."""
-        vectors = self._contexts(context_ids.astype(np.int32)).numpy()
+    def context_vectors(self, context_ids: np.ndarray) -> np.ndarray:
+        """The context towers' vectors [B, width] of padded context ids [B, T], for :meth:`retrieve` and
+        :meth:`scores` to share."""
+        return self._contexts(context_ids.astype(np.int32)).numpy()
+
+    def retrieve(self, context_ids: np.ndarray, k: int, vectors: np.ndarray | None = None
+                 ) -> list[list[tuple[np.ndarray, float]]]:
+        """For each row of padded context ids [B, T], the ``k`` best indexed answers (ids, score as
+        :meth:`scores` gives it), best first; ``vectors``: the rows' :meth:`context_vectors`, if at hand."""
+        vectors = self.context_vectors(context_ids) if vectors is None else vectors
         found, scores = self.index.search(vectors, max(k, self.SHORTLIST) if self.lexical_weight else k)
         results = []
         for context, weight, row, row_scores in zip(context_ids, self.lexical_weights(context_ids), found, scores):
@@ -67,13 +74,16 @@ class Ranker:
         return results
 
     def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray, lexical: bool = True,
-               lexical_rows: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+               lexical_rows: tuple[np.ndarray, np.ndarray] | None = None,
+               vectors: np.ndarray | None = None) -> np.ndarray:
         """The score of each context row [B, T] with the candidate of the same row [B, T']. ``lexical_rows``:
         the same rows with unknown words told apart (see :func:`deepqa.ranker.lexical.lexical_ids`), where
-        the texts are at hand."""
-        # Candidates of one context share its row: the context tower runs once per distinct row.
-        distinct, row_of = np.unique(context_ids.astype(np.int32), axis=0, return_inverse=True)
-        contexts = self._contexts(distinct).numpy()[row_of.reshape(-1)]
+        the texts are at hand; ``vectors``: the rows' :meth:`context_vectors`, if at hand."""
+        if vectors is not None:
+            contexts = vectors
+        else:  # candidates of one context share its row: the context tower runs once per distinct row
+            distinct, row_of = np.unique(context_ids.astype(np.int32), axis=0, return_inverse=True)
+            contexts = self._contexts(distinct).numpy()[row_of.reshape(-1)]
         candidates = self._responses(candidate_ids.astype(np.int32)).numpy()
         scores = np.sum(contexts * candidates, axis=1)
         if lexical and self.lexical_weight:

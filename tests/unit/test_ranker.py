@@ -182,6 +182,25 @@ def test_hybrid_mode_lets_the_ranker_choose_among_generated_and_retrieved(ranked
     assert best.text not in {a.text for a in follow_up.answers}  # never repeats its own previous turn
 
 
+@pytest.mark.parametrize("generator_weight", [0.0, 0.5])
+def test_hybrid_answers_carry_the_score_that_scoring_them_afresh_gives(ranked_run, generator_weight):
+    """Retrieved answers keep the score they were found by, and the context towers run once: the scores must
+    still be the hybrid score of each answer, as the evaluation computes it."""
+    from deepqa.inference.decoding import pad_rows
+
+    bot = Chatbot.load(ranked_run, overrides=["decode.mode=hybrid", "decode.beam_width=3",
+                                              f"decode.hybrid_generator_weight={generator_weight}"])
+    questions = [("question 3 about 3?", None), ("question 5 about 5?", ["hello there"])]
+    replies = bot.reply_batch(questions, bot.config.decode.replace(num_answers=30, hybrid_retrieved=5))
+    for (question, context), reply in zip(questions, replies):
+        sources = {a.source for a in reply.answers}
+        assert sources == {"generated", "retrieved"}
+        candidates = [bot.encode_answer(a.text) for a in reply.answers]
+        contexts = pad_rows([bot.encode_turns(question, context)] * len(candidates))
+        afresh = bot.hybrid_scores(contexts, candidates, generator_weight)
+        assert [a.score for a in reply.answers] == pytest.approx(afresh.tolist(), abs=1e-4)
+
+
 def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
     import json
 
