@@ -168,6 +168,12 @@ class Chatbot:
         mended = mended_rows([ids for ids, *_ in candidates], self.config.samples.max_answer_length, self.sentence_ends)
         return [(whole, *candidates[position][1:]) for position, whole in mended]
 
+    def _mended_pool(self, pool: list[tuple[np.ndarray, float | None, str]]) -> list[tuple]:
+        """(ids, known score or None, source) candidates cut back to whole sentences (:meth:`_whole`); a known
+        score stays only with a candidate that mending left as it was."""
+        mended = self._whole([(ids, ids, score, source) for ids, score, source in pool])
+        return [(whole, score if len(whole) == len(ids) else None, source) for whole, ids, score, source in mended]
+
     def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
         """The ranker's choice among the beam's n-best, sampled replies and retrieved answers. The context
         towers run once for retrieval and scoring, and a retrieved answer keeps the score it was found by
@@ -187,9 +193,7 @@ class Chatbot:
         if options.hybrid_retrieved:
             for pool, found in zip(pools, self.ranker.retrieve(batch, options.hybrid_retrieved, vectors)):
                 pool += [(ids, score, "retrieved") for ids, score in found]
-        pools = [[(whole, None if len(whole) != len(ids) else score, source)
-                  for (whole, ids, score, source) in self._whole([(ids, ids, score, source) for ids, score, source
-                                                                  in pool])] for pool in pools]
+        pools = [self._mended_pool(pool) for pool in pools]
         rows = np.array([index for index, pool in enumerate(pools) for _ in pool], dtype=np.int64)
         candidates = [ids for pool in pools for ids, _, _ in pool]
         known = np.array([np.nan if score is None else score for pool in pools for _, score, _ in pool])
