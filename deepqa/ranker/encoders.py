@@ -102,9 +102,8 @@ class Tower(keras.layers.Layer):
 class BagOfEmbeddings(Tower):
     """Masked mean and max of the token embeddings, over all tokens and over the last turn's."""
 
-    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, single_turn=False,
-                 **kwargs):
-        super().__init__(vocab_size, settings, max_length, single_turn=single_turn, **kwargs)
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
+        super().__init__(vocab_size, settings, max_length, **kwargs)
         shared = shared or {}
         self.embedding = shared.get("embedding") or keras.layers.Embedding(vocab_size, settings.dim, name="embedding")
         self.pieces = self.frozen_table = None
@@ -159,9 +158,8 @@ class TransformerTower(Tower):
             if getattr(settings, name):
                 raise ConfigError(f"[ranker] {name} is a setting of the bow encoder, not of {settings.encoder}")
 
-    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, single_turn=False,
-                 **kwargs):
-        super().__init__(vocab_size, settings, max_length, single_turn=single_turn, **kwargs)
+    def __init__(self, vocab_size: int, settings, max_length: int, shared=None, words=None, **kwargs):
+        super().__init__(vocab_size, settings, max_length, **kwargs)
         self.embedding = keras_hub.layers.TokenAndPositionEmbedding(vocab_size, max_length, settings.dim,
                                                                     name="embedding")
         self.blocks = [keras_hub.layers.TransformerEncoder(2 * settings.dim, settings.heads, dropout=settings.dropout,

@@ -72,11 +72,16 @@ def contrastive_loss(logits, keys):
     return (tf.reduce_mean(forward) + tf.reduce_mean(backward)) / 2, accuracy
 
 
-def tfidf_rows(ids, idf):
-    """Unit TF-IDF vectors [B, V] of padded ids [B, T]; ``idf`` [V] is 0 for padding and special tokens."""
+def _tfidf_counts(ids, idf):
+    """TF-IDF vectors [B, V] of padded ids [B, T], not normalised."""
     counts = tf.math.bincount(ids, minlength=tf.shape(idf)[0], maxlength=tf.shape(idf)[0], axis=-1,
                               dtype=tf.float32)
-    return tf.math.l2_normalize(counts * idf[None, :], axis=1)
+    return counts * idf[None, :]
+
+
+def tfidf_rows(ids, idf):
+    """Unit TF-IDF vectors [B, V] of padded ids [B, T]; ``idf`` [V] is 0 for padding and special tokens."""
+    return tf.math.l2_normalize(_tfidf_counts(ids, idf), axis=1)
 
 
 def tfidf_cosine_matrix(context_ids, response_ids, idf):
@@ -84,9 +89,7 @@ def tfidf_cosine_matrix(context_ids, response_ids, idf):
     product of :func:`tfidf_rows` without the dense [B, V] x [V, B'] product: each context token's weight
     (its IDF over its row's norm) times the responses' vector entries of that token, summed over the row."""
     responses = tfidf_rows(response_ids, idf)
-    counts = tf.math.bincount(context_ids, minlength=tf.shape(idf)[0], maxlength=tf.shape(idf)[0], axis=-1,
-                              dtype=tf.float32)
-    norms = tf.maximum(tf.norm(counts * idf[None, :], axis=1, keepdims=True), 1e-12)
+    norms = tf.maximum(tf.norm(_tfidf_counts(context_ids, idf), axis=1, keepdims=True), 1e-12)
     weights = tf.gather(idf, context_ids) / norms  # [B, T]
     entries = tf.gather(tf.transpose(responses), context_ids)  # [B, T, B']
     return tf.einsum("bt,btc->bc", weights, entries)
