@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -48,6 +49,10 @@ class Chatbot:
         self.run_dir, self.config, self.vocabulary, self.tokenizer = run_dir, config, vocabulary, tokenizer
         self.model, self.metrics = model, metrics
         self.ranker = Ranker.load(run_dir, config, vocabulary.id2word)
+        # Retrieval runs beside the beam search of the same questions: both spend their time in TensorFlow
+        # and numpy, which let go of the interpreter, so a hybrid reply waits for the longer of the two.
+        self._retrieval_worker = (ThreadPoolExecutor(1, thread_name_prefix="deepqa-retrieval")
+                                  if self.ranker is not None else None)
         self.decoder_length = config.samples.decoder_length
         self.decoder = Decoder(model, self.decoder_length, xla=config.decode.xla)
         self.likelihood = LikelihoodScorer(model)
@@ -174,10 +179,18 @@ class Chatbot:
         mended = self._whole([(ids, ids, score, source) for ids, score, source in pool])
         return [(whole, score if len(whole) == len(ids) else None, source) for whole, ids, score, source in mended]
 
+    def _retrieved(self, batch: np.ndarray, count: int) -> tuple[np.ndarray, list[list[tuple[np.ndarray, float]]]]:
+        """The context towers' vectors of ``batch`` and each row's ``count`` retrieved (ids, score) answers."""
+        vectors = self.ranker.context_vectors(batch)
+        found = self.ranker.retrieve(batch, count, vectors) if count else [[] for _ in batch]
+        return vectors, found
+
     def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
         """The ranker's choice among the beam's n-best, sampled replies and retrieved answers. The context
-        towers run once for retrieval and scoring, and a retrieved answer keeps the score it was found by
-        (the one :meth:`deepqa.ranker.retrieval.Ranker.scores` gives), unless mending it changed it."""
+        towers run once for retrieval and scoring, beside the generator's decoding, and a retrieved answer
+        keeps the score it was found by (the one :meth:`deepqa.ranker.retrieval.Ranker.scores` gives),
+        unless mending it changed it."""
+        retrieval = self._retrieval_worker.submit(self._retrieved, batch, options.hybrid_retrieved)
         pools: list[list[tuple[np.ndarray, float | None, str]]] = [[] for _ in questions]
         beam = self.decoder.generate(batch, options.replace(mode="generate", strategy="beam",
                                                             num_answers=options.beam_width))
@@ -189,10 +202,9 @@ class Chatbot:
             for pool, hypotheses in zip(pools, group):
                 pool += [(np.asarray(h.ids[:self.config.samples.max_answer_length], dtype=np.int32), None,
                           "generated") for h in hypotheses if h.ids]
-        vectors = self.ranker.context_vectors(batch)
-        if options.hybrid_retrieved:
-            for pool, found in zip(pools, self.ranker.retrieve(batch, options.hybrid_retrieved, vectors)):
-                pool += [(ids, score, "retrieved") for ids, score in found]
+        vectors, retrieved = retrieval.result()
+        for pool, found in zip(pools, retrieved):
+            pool += [(ids, score, "retrieved") for ids, score in found]
         pools = [self._mended_pool(pool) for pool in pools]
         rows = np.array([index for index, pool in enumerate(pools) for _ in pool], dtype=np.int64)
         candidates = [ids for pool in pools for ids, _, _ in pool]

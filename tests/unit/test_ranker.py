@@ -201,6 +201,40 @@ def test_hybrid_answers_carry_the_score_that_scoring_them_afresh_gives(ranked_ru
         assert [a.score for a in reply.answers] == pytest.approx(afresh.tolist(), abs=1e-4)
 
 
+def test_hybrid_retrieval_runs_beside_the_beam_and_gives_the_same_replies(ranked_run):
+    """The context towers and the search run in the bot's retrieval thread while the beam is decoded; the
+    replies are those of doing one after the other."""
+    import threading
+
+    bot = Chatbot.load(ranked_run, overrides=["decode.mode=hybrid", "decode.beam_width=3"])
+    threads, retrieve = [], bot.ranker.retrieve
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return retrieve(*args, **kwargs)
+
+    bot.ranker.retrieve = recorded
+    questions = [("question 3 about 3?", None), ("question 5 about 5?", ["hello there"])]
+    options = bot.config.decode.replace(num_answers=30, hybrid_retrieved=5)
+    beside = bot.reply_batch(questions, options)
+    assert threads and all(name.startswith("deepqa-retrieval") for name in threads)
+
+    class InPlace:  # the same work, in the calling thread
+        def submit(self, function, *args):
+            from concurrent.futures import Future
+            done = Future()
+            done.set_result(function(*args))
+            return done
+
+    bot._retrieval_worker = InPlace()
+    in_turn = bot.reply_batch(questions, options)
+    assert threads[-1] == threading.current_thread().name
+    assert [[(a.text, a.source) for a in r.answers] for r in beside] == \
+        [[(a.text, a.source) for a in r.answers] for r in in_turn]
+    assert [a.score for r in beside for a in r.answers] == \
+        pytest.approx([a.score for r in in_turn for a in r.answers], abs=1e-6)
+
+
 def test_the_ranker_learns_and_is_in_the_evaluation(ranked_run):
     import json
 
