@@ -23,6 +23,7 @@ from deepqa.data.sample_builder import BuildReport, EncodedConversation, build_s
 from deepqa.data.splits import SPLITS, TRAIN, assign_split, split_key
 from deepqa.data.text import build_tokenizer
 from deepqa.data.text.batch import split_texts
+from deepqa.data.unknown_words import words_of
 from deepqa.data.vocab import Vocabulary
 
 
@@ -117,9 +118,10 @@ def _prepare_into(config: Config, out: Path) -> dict:
         raise DatasetError("the training split has no tokens: the corpus is empty after normalization")
 
     ids_of = {text: vocabulary.encode(tokens) for text, tokens in tokens_of.items()}
+    unknown_of = {text: words_of(tokens_of[text], ids) for text, ids in ids_of.items()}
     text_id = {text: index for index, text in enumerate(distinct)}
     encoded = [EncodedConversation([ids_of[turn] for turn in turns], [text_id[turn] for turn in turns],
-                                   split, source, repeat)
+                                   split, source, repeat, [unknown_of[turn] for turn in turns])
                for turns, split, source, repeat in zip(normalized, splits, sources, repeats)]
     meta = {"fingerprint": vocabulary.fingerprint, "vocab_size": len(vocabulary),
             "sources": [corpus.name for corpus in corpora], "splits": list(SPLITS)}

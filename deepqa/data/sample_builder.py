@@ -24,13 +24,15 @@ DROP_REASONS = ("empty", "too_long", "unk_answer", "duplicate")
 @dataclass
 class EncodedConversation:
     """One conversation: its turns as id arrays, an id of each turn's text (equal texts, equal ids), its
-    split, its source index and how often training repeats it."""
+    split, its source index, how often training repeats it, and the words behind each turn's ``<unk>`` ids
+    (see :mod:`deepqa.data.unknown_words`), when they are at hand."""
 
     turns: list[np.ndarray]
     text_ids: list[int]
     split: int
     source: int
     repeats: int = 1
+    unknown_words: list[list[str]] | None = None
 
 
 @dataclass
@@ -57,10 +59,13 @@ def _question(turns: list[np.ndarray], index: int, context_turns: int) -> np.nda
 
 def build_samples(conversations: list[EncodedConversation], config: SamplesConfig,
                   meta: dict | None = None) -> tuple[Samples, BuildReport]:
-    """Samples from every consecutive turn pair, filtered and truncated as configured."""
+    """Samples from every consecutive turn pair, filtered and truncated as configured; with the words behind the
+    answers' ``<unk>`` ids when every conversation has them."""
     report = BuildReport()
     seen: set[tuple[tuple[int, ...], int]] = set()
     encoder, decoder, splits, conversation_ids, sources = [], [], [], [], []
+    keep_words = all(conversation.unknown_words is not None for conversation in conversations)
+    answer_words: list[list[str]] = []
     for conversation_id, conversation in enumerate(conversations):
         turns = conversation.turns
         for index in range(1, len(turns)):
@@ -90,11 +95,15 @@ def build_samples(conversations: list[EncodedConversation], config: SamplesConfi
                     report.dropped["duplicate"] += 1
                     continue
                 seen.add(key)
+            # A truncated answer keeps its start, so the words of its first <unk> ids.
+            words = conversation.unknown_words[index][:np.count_nonzero(answer == UNK)] if keep_words else []
             for _ in range(conversation.repeats):
                 encoder.append(question)
                 decoder.append(answer)
+                answer_words.append(words)
                 splits.append(conversation.split)
                 conversation_ids.append(conversation_id)
                 sources.append(conversation.source)
-    samples = Samples.from_rows(encoder, decoder, splits, conversation_ids, sources, meta)
+    samples = Samples.from_rows(encoder, decoder, splits, conversation_ids, sources, meta,
+                                answer_words if keep_words else None)
     return samples, report

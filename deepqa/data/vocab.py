@@ -56,10 +56,12 @@ class Vocabulary:
         get = self.word2id.get
         return np.fromiter((get(token, UNK) for token in tokens), dtype=np.int32)
 
-    def decode(self, ids: Iterable[int], skip_special: bool = True) -> list[str]:
-        """Tokens of ``ids``; stops at ``<eos>`` and drops ``<pad>``/``<go>`` when ``skip_special``."""
+    def decode(self, ids: Iterable[int], skip_special: bool = True, unknown_words: Sequence[str] = ()) -> list[str]:
+        """Tokens of ``ids``; stops at ``<eos>`` and drops ``<pad>``/``<go>`` when ``skip_special``. The k-th
+        ``<unk>`` id becomes the k-th of ``unknown_words`` (the word it stands for) where there is one."""
         tokens = []
         size = len(self.id2word)
+        words = iter(unknown_words)
         for raw in ids:
             index = int(raw)
             if skip_special:
@@ -67,7 +69,10 @@ class Vocabulary:
                     break
                 if index in (PAD, GO):
                     continue
-            tokens.append(self.id2word[index] if 0 <= index < size else self.id2word[UNK])
+            if index == UNK:
+                tokens.append(next(words, self.id2word[UNK]))
+            else:
+                tokens.append(self.id2word[index] if 0 <= index < size else self.id2word[UNK])
         return tokens
 
     def coverage(self, counts: Counter) -> float:

@@ -135,8 +135,8 @@ class Chatbot:
         may repeat."""
         options = self.check_options(options or self.config.decode)
         if options.mode == "rank":
-            return [self._best(self._whole([(ids, score, "retrieved") for ids, score in found]), question, context,
-                               options.num_answers)
+            return [self._best(self._whole([(ids, score, "retrieved", words) for ids, score, words in found]),
+                               question, context, options.num_answers)
                     for found, (question, context) in zip(self.ranker.retrieve(batch, options.num_answers + 8),
                                                           questions)]
         if options.mode == "hybrid":
@@ -150,17 +150,17 @@ class Chatbot:
         return replies
 
     def _best(self, scored, question: str, context: Sequence[str] | None, count: int) -> Reply:
-        """The ``count`` best of (ids, score, source) candidates, each text once, none repeating the question
-        or a turn of the conversation (the bot's own earlier replies included), none with ``<unk>`` (unless
-        ``allow_unk``: indexes made before they were left out may hold such answers)."""
+        """The ``count`` best of (ids, score, source, words behind its ``<unk>`` ids) candidates, each text
+        once, none repeating the question or a turn of the conversation (the bot's own earlier replies
+        included), none with an ``<unk>`` whose word is unknown (unless ``allow_unk``)."""
         seen = {self.tokenizer.normalize(turn) for turn in [question, *(context or [])]}
         answers = []
-        for ids, score, source in sorted(scored, key=lambda item: -item[1]):
+        for ids, score, source, words in sorted(scored, key=lambda item: -item[1]):
             if len(answers) == count:
                 break
-            if not self.config.decode.allow_unk and np.any(ids == UNK):
+            if not self.config.decode.allow_unk and np.count_nonzero(ids == UNK) > len(words):
                 continue
-            text = self.tokenizer.detokenize(self.vocabulary.decode(ids))
+            text = self.tokenizer.detokenize(self.vocabulary.decode(ids, unknown_words=words))
             key = self.tokenizer.normalize(text)
             if text and key not in seen:
                 seen.add(key)
@@ -173,14 +173,17 @@ class Chatbot:
         mended = mended_rows([ids for ids, *_ in candidates], self.config.samples.max_answer_length, self.sentence_ends)
         return [(whole, *candidates[position][1:]) for position, whole in mended]
 
-    def _mended_pool(self, pool: list[tuple[np.ndarray, float | None, str]]) -> list[tuple]:
-        """(ids, known score or None, source) candidates cut back to whole sentences (:meth:`_whole`); a known
-        score stays only with a candidate that mending left as it was."""
-        mended = self._whole([(ids, ids, score, source) for ids, score, source in pool])
-        return [(whole, score if len(whole) == len(ids) else None, source) for whole, ids, score, source in mended]
+    def _mended_pool(self, pool: list[tuple[np.ndarray, float | None, str, list[str]]]) -> list[tuple]:
+        """(ids, known score or None, source, words) candidates cut back to whole sentences (:meth:`_whole`); a
+        known score stays only with a candidate that mending left as it was."""
+        mended = self._whole([(ids, ids, score, source, words) for ids, score, source, words in pool])
+        return [(whole, score if len(whole) == len(ids) else None, source, words)
+                for whole, ids, score, source, words in mended]
 
-    def _retrieved(self, batch: np.ndarray, count: int) -> tuple[np.ndarray, list[list[tuple[np.ndarray, float]]]]:
-        """The context towers' vectors of ``batch`` and each row's ``count`` retrieved (ids, score) answers."""
+    def _retrieved(self, batch: np.ndarray, count: int
+                   ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, float, list[str]]]]]:
+        """The context towers' vectors of ``batch`` and each row's ``count`` retrieved (ids, score, words)
+        answers."""
         vectors = self.ranker.context_vectors(batch)
         found = self.ranker.retrieve(batch, count, vectors) if count else [[] for _ in batch]
         return vectors, found
@@ -191,7 +194,7 @@ class Chatbot:
         keeps the score it was found by (the one :meth:`deepqa.ranker.retrieval.Ranker.scores` gives),
         unless mending it changed it."""
         retrieval = self._retrieval_worker.submit(self._retrieved, batch, options.hybrid_retrieved)
-        pools: list[list[tuple[np.ndarray, float | None, str]]] = [[] for _ in questions]
+        pools: list[list[tuple[np.ndarray, float | None, str, list[str]]]] = [[] for _ in questions]
         beam = self.decoder.generate(batch, options.replace(mode="generate", strategy="beam",
                                                             num_answers=options.beam_width))
         groups = [beam]
@@ -201,19 +204,20 @@ class Chatbot:
         for group in groups:
             for pool, hypotheses in zip(pools, group):
                 pool += [(np.asarray(h.ids[:self.config.samples.max_answer_length], dtype=np.int32), None,
-                          "generated") for h in hypotheses if h.ids]
+                          "generated", []) for h in hypotheses if h.ids]
         vectors, retrieved = retrieval.result()
         for pool, found in zip(pools, retrieved):
-            pool += [(ids, score, "retrieved") for ids, score in found]
+            pool += [(ids, score, "retrieved", words) for ids, score, words in found]
         pools = [self._mended_pool(pool) for pool in pools]
         rows = np.array([index for index, pool in enumerate(pools) for _ in pool], dtype=np.int64)
-        candidates = [ids for pool in pools for ids, _, _ in pool]
-        known = np.array([np.nan if score is None else score for pool in pools for _, score, _ in pool])
+        candidates = [ids for pool in pools for ids, *_ in pool]
+        known = np.array([np.nan if score is None else score for pool in pools for _, score, *_ in pool])
         scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight,
                                     vectors=vectors[rows], known=known)
         replies, start = [], 0
         for pool, (question, context) in zip(pools, questions):
-            scored = [(ids, score, source) for (ids, _, source), score in zip(pool, scores[start:start + len(pool)])]
+            scored = [(ids, score, source, words)
+                      for (ids, _, source, words), score in zip(pool, scores[start:start + len(pool)])]
             start += len(pool)
             replies.append(self._best(scored, question, context, options.num_answers))
         return replies

@@ -7,16 +7,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from deepqa import atomic
+from deepqa.data.unknown_words import WordList, checked, unknown_starts
 from deepqa.data.vocab import UNK
+from deepqa.errors import DatasetError
 from deepqa.inference.decoding import pad_rows
 from deepqa.log import get_logger
 from deepqa.ranker.approximate import ApproximateSearch, hnswlib_installed
 
 LOG = get_logger(__name__)
+UNKNOWN_WORDS = "unknown_words"  # the arrays' name prefix in the index file
 
 
 def encode_rows(encode, rows: list[np.ndarray], batch_size: int = 256, projection: np.ndarray | None = None
@@ -33,15 +37,19 @@ def encode_rows(encode, rows: list[np.ndarray], batch_size: int = 256, projectio
 @dataclass
 class ResponseIndex:
     """Distinct answers as ids (flattened with offsets), their unit vectors [N, dim], the inverse document
-    frequency of each token id on the training split (empty in indexes made before it was kept), and the
-    share of unknown words that 9 in 10 training contexts do not exceed (what is usual for this vocabulary)."""
+    frequency of each token id on the training split (empty in indexes made before it was kept), the
+    share of unknown words that 9 in 10 training contexts do not exceed (what is usual for this vocabulary),
+    and the words behind the answers' ``<unk>`` ids (None in indexes made before they were kept, which
+    hold no answer with ``<unk>``)."""
 
     values: np.ndarray
     offsets: np.ndarray
     vectors: np.ndarray
     idf: np.ndarray
     unknown_share: float = 0.0
+    unknown: WordList | None = None
     approximate: ApproximateSearch | None = field(default=None, repr=False)
+    _unknown_starts: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -50,27 +58,39 @@ class ResponseIndex:
         """The ids of answer ``index``."""
         return self.values[self.offsets[index]:self.offsets[index + 1]]
 
+    def answer_words(self, index: int) -> list[str]:
+        """The words behind the ``<unk>`` ids of answer ``index``, in order."""
+        if self.unknown is None:
+            return []
+        if self._unknown_starts is None:
+            self._unknown_starts = unknown_starts(self.values, self.offsets)
+        return self.unknown.words(int(self._unknown_starts[index]), int(self._unknown_starts[index + 1]))
+
     @classmethod
     def build(cls, answers: list[np.ndarray], encode, idf: np.ndarray, batch_size: int = 512,
-              limit: int = 0, unknown_share: float = 0.0) -> "ResponseIndex":
+              limit: int = 0, unknown_share: float = 0.0,
+              answer_words: Sequence[Sequence[str]] | None = None) -> "ResponseIndex":
         """Index the distinct ``answers`` (the most frequent first, at most ``limit``), encoded in batches by
-        ``encode`` (padded ids [B, T] → vectors [B, dim]). Answers with a word outside the vocabulary are left
-        out: a reply cannot show it."""
+        ``encode`` (padded ids [B, T] → vectors [B, dim]). ``answer_words``: the words behind each answer's
+        ``<unk>`` ids, kept to be shown in replies; without them, answers with a word outside the vocabulary
+        are left out, since a reply could not show it."""
         counts: dict[bytes, int] = {}
-        first: dict[bytes, np.ndarray] = {}
-        for answer in answers:
-            if np.any(answer == UNK):
+        first: dict[bytes, tuple[np.ndarray, Sequence[str]]] = {}
+        for position, answer in enumerate(answers):
+            words = answer_words[position] if answer_words is not None else ()
+            if len(words) != np.count_nonzero(answer == UNK):
                 continue
-            key = answer.astype(np.int32).tobytes()
+            key = answer.astype(np.int32).tobytes() + "\n".join(words).encode("utf-8")
             counts[key] = counts.get(key, 0) + 1
-            first.setdefault(key, answer)
+            first.setdefault(key, (answer, words))
         keys = sorted(counts, key=lambda key: -counts[key])[:limit or None]
-        rows = [first[key].astype(np.int32) for key in keys]
+        rows = [first[key][0].astype(np.int32) for key in keys]
         lengths = np.array([len(row) for row in rows], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+        unknown = WordList.of(word for key in keys for word in first[key][1])
         return cls(values, offsets, encode_rows(encode, rows, batch_size) if rows else np.zeros((0, 1), np.float32),
-                   idf, unknown_share)
+                   idf, unknown_share, unknown)
 
     def search_approximately_above(self, size: int, graph_path: Path) -> bool:
         """Search an approximate graph (kept at ``graph_path``) when the index holds more than ``size`` answers
@@ -99,12 +119,18 @@ class ResponseIndex:
         """Write the index as one ``.npz`` file, atomically."""
         with atomic.atomic_open(path, "wb") as handle:
             np.savez(handle, values=self.values, offsets=self.offsets, vectors=self.vectors, idf=self.idf,
-                     unknown_share=np.float32(self.unknown_share))
+                     unknown_share=np.float32(self.unknown_share),
+                     **(self.unknown.arrays(UNKNOWN_WORDS) if self.unknown is not None else {}))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ResponseIndex":
         """Read an index written by :meth:`save` (plain arrays, no pickle)."""
         with np.load(path, allow_pickle=False) as data:
-            idf = data["idf"] if "idf" in data.files else np.zeros(0, np.float32)
-            share = float(data["unknown_share"]) if "unknown_share" in data.files else 0.0
-            return cls(data["values"], data["offsets"], data["vectors"], idf, share)
+            arrays = {name: data[name] for name in data.files}
+        idf = arrays.get("idf", np.zeros(0, np.float32))
+        share = float(arrays["unknown_share"]) if "unknown_share" in arrays else 0.0
+        unknown = WordList.from_arrays(arrays, UNKNOWN_WORDS)
+        problem = checked(unknown, arrays["values"], f"index {str(path)!r}")
+        if problem:
+            raise DatasetError(f"{problem}: train the ranker again (`deepqa train --only ranker --resume RUN`)")
+        return cls(arrays["values"], arrays["offsets"], arrays["vectors"], idf, share, unknown)

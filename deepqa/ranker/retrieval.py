@@ -57,9 +57,10 @@ class Ranker:
         return self._contexts(context_ids.astype(np.int32)).numpy()
 
     def retrieve(self, context_ids: np.ndarray, k: int, vectors: np.ndarray | None = None
-                 ) -> list[list[tuple[np.ndarray, float]]]:
+                 ) -> list[list[tuple[np.ndarray, float, list[str]]]]:
         """For each row of padded context ids [B, T], the ``k`` best indexed answers (ids, score as
-        :meth:`scores` gives it), best first; ``vectors``: the rows' :meth:`context_vectors`, if at hand."""
+        :meth:`scores` gives it, the words behind its ``<unk>`` ids), best first; ``vectors``: the rows'
+        :meth:`context_vectors`, if at hand."""
         vectors = self.context_vectors(context_ids) if vectors is None else vectors
         found, scores = self.index.search(vectors, max(k, self.SHORTLIST) if self.lexical_weight else k)
         results = []
@@ -70,7 +71,7 @@ class Ranker:
                                         self.index.idf)
                 row_scores = row_scores + weight * lexical
             order = np.argsort(-row_scores)[:k]
-            results.append([(answers[i], float(row_scores[i])) for i in order])
+            results.append([(answers[i], float(row_scores[i]), self.index.answer_words(int(row[i]))) for i in order])
         return results
 
     def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray, lexical: bool = True,

@@ -249,11 +249,14 @@ def train_ranker(config: Config, dataset: Dataset, run_dir: Path) -> dict:
         writer.flush()
     model.load_weights(run_dir / RANKER_WEIGHTS)
     model.freeze()
-    # The index holds replies: an answer cut by the length limit goes back to its last whole sentence.
-    replies = [row for _, row in mended_rows(answers, config.samples.max_answer_length,
-                                             sentence_end_flags(dataset.vocabulary.id2word))]
-    index = ResponseIndex.build(replies, lambda ids: model.responses(ids), idf, limit=settings.max_index,
-                                unknown_share=usual_unknown_share(questions))
+    # The index holds replies: an answer cut by the length limit goes back to its last whole sentence, and shows
+    # the words behind its <unk> ids where the dataset kept them.
+    mended = mended_rows(answers, config.samples.max_answer_length, sentence_end_flags(dataset.vocabulary.id2word))
+    words = None if train.answer_unknown is None else [  # a mended answer keeps the words of its first <unk>
+        train.answer_words(position)[:np.count_nonzero(row == UNK)] for position, row in mended]
+    index = ResponseIndex.build([row for _, row in mended], lambda ids: model.responses(ids), idf,
+                                limit=settings.max_index, unknown_share=usual_unknown_share(questions),
+                                answer_words=words)
     index.save(run_dir / RANKER_INDEX)
     (run_dir / RANKER_GRAPH).unlink(missing_ok=True)  # a graph of an earlier index is stale
     index.search_approximately_above(settings.approximate_above, run_dir / RANKER_GRAPH)

@@ -48,6 +48,13 @@ def test_prepare_writes_a_complete_consistent_dataset(tmp_path):
     question = dataset.tokenizer.detokenize(dataset.vocabulary.decode(first.question(0)))
     assert question.startswith("Question number") or "<unk>" in question
     assert json.loads((tmp_path / "out" / "stats.json").read_text())["pairs"]["kept"] == 120
+    # The words behind the answers' <unk> ids are kept: every answer reads back as it was written.
+    samples, decode = dataset.samples, dataset.vocabulary.decode
+    assert sum(np.count_nonzero(samples.answer(i) == 3) for i in range(len(samples))) > 50
+    written = {dataset.tokenizer.detokenize(dataset.tokenizer.tokenize(answer)) for _, answer in ENGLISH_PAIRS}
+    read = {dataset.tokenizer.detokenize(decode(samples.answer(i), unknown_words=samples.answer_words(i)))
+            for i in range(len(samples))}
+    assert read == written
 
 
 def test_prepare_is_deterministic(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from deepqa.cli import main
-from deepqa.errors import ConfigError
+from deepqa.errors import ConfigError, DatasetError
 from deepqa.evaluate.evaluation import evaluate
 from deepqa.files import RANKER_FILE, RANKER_INDEX, RANKER_WEIGHTS
 from deepqa.inference.chatbot import Chatbot
@@ -39,6 +39,27 @@ def test_index_keeps_distinct_answers_and_finds_the_nearest(tmp_path):
     again = ResponseIndex.load(tmp_path / "index.npz")
     assert np.array_equal(again.vectors, index.vectors) and again.answer(2).tolist() == [8, 9, 10]
     assert np.array_equal(again.idf, index.idf)
+
+
+def test_index_keeps_answers_with_unknown_words_when_it_knows_the_words(tmp_path):
+    unk = 3
+    answers = [np.array([5, unk]), np.array([5, unk]), np.array([5, unk]), np.array([unk])]
+    words = [["zorblax"], ["quux"], ["zorblax"], ["wibble"]]
+    encode = lambda ids: np.ones((len(ids), 2), np.float32) / np.sqrt(2)  # noqa: E731
+    index = ResponseIndex.build(answers, encode, np.ones(8, np.float32), answer_words=words)
+    assert len(index) == 3 and [index.answer_words(i) for i in range(3)] == [["zorblax"], ["quux"], ["wibble"]]
+    index.save(tmp_path / "index.npz")
+    again = ResponseIndex.load(tmp_path / "index.npz")
+    assert [again.answer_words(i) for i in range(3)] == [["zorblax"], ["quux"], ["wibble"]]
+    # Without the words (a dataset made before they were kept) such answers are left out: a reply could not show them.
+    assert len(ResponseIndex.build(answers, encode, np.ones(8, np.float32))) == 0
+    with np.load(tmp_path / "index.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    offsets = arrays["unknown_words_offsets"][:3]  # the last word lost
+    np.savez(tmp_path / "broken.npz", **{**arrays, "unknown_words_offsets": offsets,
+                                         "unknown_words_data": arrays["unknown_words_data"][:offsets[-1]]})
+    with pytest.raises(DatasetError, match="2 unknown words for 3 <unk> ids"):
+        ResponseIndex.load(tmp_path / "broken.npz")
 
 
 def test_large_index_is_searched_through_its_approximate_graph(tmp_path, caplog):
@@ -398,3 +419,29 @@ def test_answers_cut_by_the_length_limit_are_replied_only_as_whole_sentences(tmp
     old.save(tmp_path / "save" / "cut" / RANKER_INDEX)
     ranked = Chatbot.load(tmp_path / "save" / "cut").reply("question 4 bird?", mode="rank", num_answers=30).answers
     assert ranked and all(answer.text.endswith(".") for answer in ranked), ranked
+
+
+def test_answers_with_words_outside_the_vocabulary_are_indexed_and_replied_with_those_words(tmp_path):
+    """Each answer names a friend seen once, outside a vocabulary of the words seen twice: the index keeps these
+    answers with the names, and replies show the names, never <unk>."""
+    from tests.conftest import TINY_MODEL, WORDS, prepare_pairs
+
+    names = [f"zorb{chr(97 + i % 26)}{chr(97 + i // 26)}x" for i in range(40)]
+    pairs = [(f"who is friend {WORDS[i % 10]} {i}?", f"my friend is {name}.") for i, name in enumerate(names)]
+    cut = ["vocab.min_count=2", "samples.valid_fraction=0.2", "samples.test_fraction=0"]
+    data = prepare_pairs(tmp_path / "corpus", pairs, *cut)
+    settings = [*TINY_MODEL, *cut, f"train.save_dir={tmp_path / 'save'}", "decode.xla=false", "ranker.enabled=true",
+                "ranker.epochs=2", "ranker.dim=8", "ranker.batch_size=8"]
+    assert main(["train", "--data", str(data), "--run-name", "names", *sum((["--set", s] for s in settings), [])]) == 0
+    bot = Chatbot.load(tmp_path / "save" / "names")
+    assert "zorbaax" not in bot.vocabulary
+    written = {f"My friend is {name}." for name in names}
+    index = bot.ranker.index
+    indexed = {bot.tokenizer.detokenize(bot.vocabulary.decode(index.answer(i), unknown_words=index.answer_words(i)))
+               for i in range(len(index))}
+    assert len(indexed) >= 25 and indexed <= written, indexed  # every training answer, each with its name
+    ranked = bot.reply("who is friend bird 5?", mode="rank", num_answers=5).answers
+    assert len(ranked) == 5 and {answer.text for answer in ranked} <= written, ranked
+    pooled = bot.reply("who is friend bird 5?", mode="hybrid", num_answers=30, hybrid_retrieved=10).answers
+    retrieved = {answer.text for answer in pooled if answer.source == "retrieved"}
+    assert len(retrieved) == 10 and retrieved <= written and not any("<unk>" in a.text for a in pooled), pooled

@@ -8,6 +8,7 @@ from deepqa.errors import DatasetError
 from deepqa.data.sample_builder import EncodedConversation, build_samples
 from deepqa.data.samples import Samples
 from deepqa.data.splits import TEST, TRAIN, VALID, assign_split, split_key
+from deepqa.data.unknown_words import WordList
 from deepqa.data.vocab import EOS, UNK
 
 
@@ -101,3 +102,27 @@ def test_split_is_deterministic_and_follows_the_fractions():
 def test_split_key_groups_a_questions_answers():
     assert split_key(["hi", "hello"]) == split_key(["hi", "hey there"])
     assert split_key(["hi", "hello", "bye"]) != split_key(["hi", "hello", "later"])
+
+
+def test_the_words_behind_answer_unk_ids_are_kept_cut_with_the_answer_saved_and_selected(tmp_path):
+    conversations = [
+        EncodedConversation([ids(5), ids(UNK, 6, UNK, UNK)], [1, 2], TRAIN, 0, 1, [[], ["zorblax", "quux", "wibble"]]),
+        EncodedConversation([ids(UNK), ids(7, UNK)], [3, 4], TEST, 0, 1, [["hmm"], ["flarp"]]),
+    ]
+    samples, _ = build_samples(conversations, SamplesConfig(max_answer_length=3, max_unk_ratio=1.0))
+    assert samples.answer_words(0) == ["zorblax", "quux"]  # the answer kept its first 3 ids, 2 of them <unk>
+    assert samples.answer_words(1) == ["flarp"]
+    samples.save(tmp_path / "s.npz")
+    again = Samples.load(tmp_path / "s.npz", vocab_size=10)
+    assert [again.answer_words(i) for i in range(2)] == [["zorblax", "quux"], ["flarp"]]
+    assert again.of_split("test").answer_words(0) == ["flarp"]
+    # Files made before the words were kept load without them.
+    without, _ = build_samples([conversation((5,), (UNK, 6))], SamplesConfig())
+    without.save(tmp_path / "old.npz")
+    assert Samples.load(tmp_path / "old.npz").answer_words(0) is None
+    # Words that do not match the <unk> ids are refused.
+    broken = again.select(np.arange(2))
+    broken.answer_unknown = WordList.of(["zorblax"])
+    broken.save(tmp_path / "broken.npz")
+    with pytest.raises(DatasetError, match="1 unknown words for 3 <unk> ids"):
+        Samples.load(tmp_path / "broken.npz")

@@ -33,6 +33,12 @@ def test_oov_maps_to_unk_and_no_id_escapes_the_table():
     assert vocab.decode([4, EOS, 5], skip_special=False) == ["hello", "<eos>", "world"]
 
 
+def test_decode_shows_the_words_behind_unk_in_order_and_unk_where_none_is_left():
+    vocab = Vocabulary.build(COUNTS, min_count=2)
+    tokens = vocab.decode([UNK, 4, UNK, -1, UNK], unknown_words=["zorblax", "quux"])
+    assert tokens == ["zorblax", "hello", "quux", "<unk>", "<unk>"]  # an id out of range is no <unk> of the text
+
+
 def test_coverage():
     vocab = Vocabulary.build(COUNTS, min_count=2)
     assert vocab.coverage(COUNTS) == pytest.approx(12 / 13)
