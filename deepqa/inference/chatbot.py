@@ -15,6 +15,7 @@ from deepqa.settings import RUN
 from deepqa.inference.decoding import Decoder, pad_rows
 from deepqa.inference.likelihood import LikelihoodScorer
 from deepqa.errors import ConfigError, DatasetError
+from deepqa.ranker.lexical import lexical_ids
 from deepqa.ranker.retrieval import Ranker
 from deepqa.models import Seq2Seq, build_model, rebuild_model
 from deepqa.files import BEST_WEIGHTS, CONFIG_FILE, LAST_WEIGHTS, METRICS_FILE, MODEL_FILE, VOCAB_FILE, resolve_run
@@ -97,12 +98,22 @@ class Chatbot:
     def encode_turns(self, question: str, context: Sequence[str] | None = None) -> np.ndarray:
         """Encoder ids of the question after the last ``context_turns`` turns of context, joined by <eos>,
         keeping the end when it is too long: exactly how the training samples were made."""
+        return self.encode_turns_lexically(question, context)[0]
+
+    def encode_turns_lexically(self, question: str, context: Sequence[str] | None = None
+                               ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode_turns`' ids, and the same ids with unknown words told apart (see
+        :func:`deepqa.ranker.lexical.lexical_ids`) for the ranker's lexical part."""
         turns = list(context or [])[-self.config.samples.context_turns:] if self.config.samples.context_turns else []
         ids: list[int] = []
-        for turn in turns:
-            ids += self.vocabulary.encode(self.tokenizer.tokenize(turn)).tolist() + [EOS]
-        ids += self.vocabulary.encode(self.tokenizer.tokenize(question)).tolist()
-        return np.asarray(ids[-self.config.samples.max_question_length:], dtype=np.int32)
+        lexical: list[int] = []
+        for turn in [*turns, question]:
+            tokens = self.tokenizer.tokenize(turn)
+            turn_ids = self.vocabulary.encode(tokens)
+            ids += turn_ids.tolist() + [EOS]
+            lexical += lexical_ids(tokens, turn_ids, len(self.vocabulary)).tolist() + [EOS]
+        keep = slice(-self.config.samples.max_question_length - 1, -1)  # the end, without the last <eos>
+        return np.asarray(ids[keep], dtype=np.int32), np.asarray(lexical[keep], dtype=np.int64)
 
     def encode_answer(self, answer: str) -> np.ndarray:
         """Decoder ids of an answer (without <go>/<eos>), cut to the longest answer the model produces."""
@@ -126,21 +137,22 @@ class Chatbot:
     def reply_batch(self, questions: Sequence[tuple[str, Sequence[str] | None]],
                     options: DecodeConfig | None = None) -> list[Reply]:
         """Replies to several (question, context) pairs, decoded together."""
-        batch = pad_rows([self.encode_turns(question, context) for question, context in questions])
-        return self.reply_encoded(batch, questions, options)
+        encoded = [self.encode_turns_lexically(question, context) for question, context in questions]
+        return self.reply_encoded(pad_rows([ids for ids, _ in encoded]), questions, options,
+                                  pad_rows([lexical for _, lexical in encoded]))
 
     def reply_encoded(self, batch: np.ndarray, questions: Sequence[tuple[str, Sequence[str] | None]],
-                      options: DecodeConfig | None = None) -> list[Reply]:
+                      options: DecodeConfig | None = None, lexical: np.ndarray | None = None) -> list[Reply]:
         """Replies to encoded contexts [B, T]; ``questions`` are their (question, context) texts, which no reply
-        may repeat."""
+        may repeat; ``lexical``: the contexts with unknown words told apart, where the texts were encoded."""
         options = self.check_options(options or self.config.decode)
         if options.mode == "rank":
-            return [self._best(self._whole([(ids, score, "retrieved", words) for ids, score, words in found]),
+            found = self.ranker.retrieve(batch, options.num_answers + 8, lexical_contexts=lexical)
+            return [self._best(self._whole([(ids, score, "retrieved", words) for ids, score, words in answers]),
                                question, context, options.num_answers)
-                    for found, (question, context) in zip(self.ranker.retrieve(batch, options.num_answers + 8),
-                                                          questions)]
+                    for answers, (question, context) in zip(found, questions)]
         if options.mode == "hybrid":
-            return self._hybrid(batch, questions, options)
+            return self._hybrid(batch, questions, options, lexical)
         results = self.decoder.generate(batch, options)
         replies = []
         for hypotheses in results:
@@ -180,20 +192,20 @@ class Chatbot:
         return [(whole, score if len(whole) == len(ids) else None, source, words)
                 for whole, ids, score, source, words in mended]
 
-    def _retrieved(self, batch: np.ndarray, count: int
+    def _retrieved(self, batch: np.ndarray, count: int, lexical: np.ndarray | None
                    ) -> tuple[np.ndarray, list[list[tuple[np.ndarray, float, list[str]]]]]:
         """The context towers' vectors of ``batch`` and each row's ``count`` retrieved (ids, score, words)
         answers."""
         vectors = self.ranker.context_vectors(batch)
-        found = self.ranker.retrieve(batch, count, vectors) if count else [[] for _ in batch]
+        found = self.ranker.retrieve(batch, count, vectors, lexical) if count else [[] for _ in batch]
         return vectors, found
 
-    def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig) -> list[Reply]:
+    def _hybrid(self, batch: np.ndarray, questions, options: DecodeConfig, lexical: np.ndarray | None) -> list[Reply]:
         """The ranker's choice among the beam's n-best, sampled replies and retrieved answers. The context
         towers run once for retrieval and scoring, beside the generator's decoding, and a retrieved answer
         keeps the score it was found by (the one :meth:`deepqa.ranker.retrieval.Ranker.scores` gives),
         unless mending it changed it."""
-        retrieval = self._retrieval_worker.submit(self._retrieved, batch, options.hybrid_retrieved)
+        retrieval = self._retrieval_worker.submit(self._retrieved, batch, options.hybrid_retrieved, lexical)
         pools: list[list[tuple[np.ndarray, float | None, str, list[str]]]] = [[] for _ in questions]
         beam = self.decoder.generate(batch, options.replace(mode="generate", strategy="beam",
                                                             num_answers=options.beam_width))
@@ -212,7 +224,9 @@ class Chatbot:
         rows = np.array([index for index, pool in enumerate(pools) for _ in pool], dtype=np.int64)
         candidates = [ids for pool in pools for ids, *_ in pool]
         known = np.array([np.nan if score is None else score for pool in pools for _, score, *_ in pool])
-        scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight,
+        lexical_rows = None if lexical is None else (lexical[rows], pad_rows(
+            [self.ranker.lexical_answer(ids, words) for pool in pools for ids, _, _, words in pool]))
+        scores = self.hybrid_scores(batch[rows], candidates, options.hybrid_generator_weight, lexical_rows,
                                     vectors=vectors[rows], known=known)
         replies, start = [], 0
         for pool, (question, context) in zip(pools, questions):

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from deepqa.data.unknown_words import words_of
 from deepqa.data.vocab import UNK
 
 
@@ -33,9 +34,17 @@ OUT_OF_VOCABULARY_IDS = 1 << 24  # hashed ids of unknown words, past the vocabul
 def lexical_ids(tokens: Sequence[str], ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """``ids`` (the vocabulary's ids of ``tokens``) with each ``<unk>`` replaced by a stable id of its word,
     past ``vocab_size``."""
-    hashed = [vocab_size + zlib.crc32(token.encode("utf-8")) % OUT_OF_VOCABULARY_IDS if index == UNK else index
-              for token, index in zip(tokens, ids.tolist())]
-    return np.asarray(hashed, dtype=np.int64)
+    return hashed_unknown(ids, words_of(tokens, ids), vocab_size)
+
+
+def hashed_unknown(ids: np.ndarray, words: Sequence[str], vocab_size: int) -> np.ndarray:
+    """``ids`` with the k-th ``<unk>`` replaced by a stable id of the k-th of ``words`` (the words behind them,
+    see :mod:`deepqa.data.unknown_words`), past ``vocab_size``; an ``<unk>`` without a word stays."""
+    hashed = np.asarray(ids, dtype=np.int64).copy()
+    positions = np.flatnonzero(hashed == UNK)[:len(words)]
+    hashed[positions] = [vocab_size + zlib.crc32(word.encode("utf-8")) % OUT_OF_VOCABULARY_IDS
+                         for word in words[:len(positions)]]
+    return hashed
 
 
 def unknown_share(ids: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from deepqa.config import Config
 from deepqa.files import RANKER_GRAPH, RANKER_INDEX, RANKER_WEIGHTS
 from deepqa.inference.decoding import pad_rows
 from deepqa.ranker.index import ResponseIndex
-from deepqa.ranker.lexical import tfidf_cosines, unknown_share
+from deepqa.ranker.lexical import hashed_unknown, tfidf_cosines, unknown_share
 from deepqa.ranker.training import build_ranker
 
 
@@ -56,23 +56,30 @@ class Ranker:
         :meth:`scores` to share."""
         return self._contexts(context_ids.astype(np.int32)).numpy()
 
-    def retrieve(self, context_ids: np.ndarray, k: int, vectors: np.ndarray | None = None
-                 ) -> list[list[tuple[np.ndarray, float, list[str]]]]:
+    def retrieve(self, context_ids: np.ndarray, k: int, vectors: np.ndarray | None = None,
+                 lexical_contexts: np.ndarray | None = None) -> list[list[tuple[np.ndarray, float, list[str]]]]:
         """For each row of padded context ids [B, T], the ``k`` best indexed answers (ids, score as
         :meth:`scores` gives it, the words behind its ``<unk>`` ids), best first; ``vectors``: the rows'
-        :meth:`context_vectors`, if at hand."""
+        :meth:`context_vectors`, if at hand; ``lexical_contexts``: the rows with unknown words told apart (see
+        :func:`deepqa.ranker.lexical.lexical_ids`), where the texts are at hand, so that a word outside the
+        vocabulary matches the answers that have it."""
         vectors = self.context_vectors(context_ids) if vectors is None else vectors
         found, scores = self.index.search(vectors, max(k, self.SHORTLIST) if self.lexical_weight else k)
+        lexical_contexts = context_ids if lexical_contexts is None else lexical_contexts
         results = []
-        for context, weight, row, row_scores in zip(context_ids, self.lexical_weights(context_ids), found, scores):
-            answers = [self.index.answer(int(i)) for i in row]
+        for context, weight, row, row_scores in zip(lexical_contexts, self.lexical_weights(context_ids), found, scores):
+            answers = [(self.index.answer(int(i)), self.index.answer_words(int(i))) for i in row]
             if self.lexical_weight:
-                lexical = tfidf_cosines(np.repeat(context[None], len(answers), axis=0), pad_rows(answers),
-                                        self.index.idf)
+                lexical = tfidf_cosines(np.repeat(context[None], len(answers), axis=0),
+                                        pad_rows([self.lexical_answer(*answer) for answer in answers]), self.index.idf)
                 row_scores = row_scores + weight * lexical
             order = np.argsort(-row_scores)[:k]
-            results.append([(answers[i], float(row_scores[i]), self.index.answer_words(int(row[i]))) for i in order])
+            results.append([(*answers[i][:1], float(row_scores[i]), answers[i][1]) for i in order])
         return results
+
+    def lexical_answer(self, ids: np.ndarray, words: Sequence[str]) -> np.ndarray:
+        """An answer's ids with its unknown words told apart, as :meth:`scores`' ``lexical_rows`` have them."""
+        return hashed_unknown(ids, words, len(self.index.idf))
 
     def scores(self, context_ids: np.ndarray, candidate_ids: np.ndarray, lexical: bool = True,
                lexical_rows: tuple[np.ndarray, np.ndarray] | None = None,
