@@ -388,19 +388,27 @@ def test_hard_negative_batches_cluster_similar_contexts_after_the_first_epoch(ti
     assert len(made) == 3 and metrics["history"][-1]["loss"] < metrics["history"][0]["loss"]
 
 
+def ranked_bot(tmp_path, pairs, name: str, *overrides: str):
+    """A tiny generator and ranker trained on ``pairs`` (prepared and trained with ``overrides``), loaded; and
+    its dataset folder."""
+    from tests.conftest import TINY_MODEL, prepare_pairs
+
+    common = [*overrides, "samples.valid_fraction=0.2", "samples.test_fraction=0"]
+    data = prepare_pairs(tmp_path / "corpus", pairs, *common)
+    settings = [*TINY_MODEL, *common, f"train.save_dir={tmp_path / 'save'}", "decode.xla=false", "ranker.enabled=true",
+                "ranker.epochs=2", "ranker.dim=8", "ranker.batch_size=8"]
+    assert main(["train", "--data", str(data), "--run-name", name, *sum((["--set", s] for s in settings), [])]) == 0
+    return Chatbot.load(tmp_path / "save" / name), data
+
+
 def test_answers_cut_by_the_length_limit_are_replied_only_as_whole_sentences(tmp_path):
     """Truncated to 6 tokens, "yes red. it is red and red again" is indexed as "yes red." and "well red and red
     and red too" (no sentence end before the cut) not at all; short answers stay whole."""
-    from tests.conftest import TINY_MODEL, WORDS, prepare_pairs
+    from tests.conftest import WORDS
 
     kinds = ["yes {w}. it is {w} and {w} again", "well {w} and {w} and {w} too", "ok {w}."]
     pairs = [(f"question {i} {WORDS[i % 10]}?", kinds[i % 3].format(w=WORDS[i % 10])) for i in range(60)]
-    cut = ["samples.max_answer_length=6", "samples.valid_fraction=0.2", "samples.test_fraction=0"]
-    data = prepare_pairs(tmp_path / "corpus", pairs, *cut)
-    settings = [*TINY_MODEL, *cut, f"train.save_dir={tmp_path / 'save'}", "decode.xla=false", "ranker.enabled=true",
-                "ranker.epochs=2", "ranker.dim=8", "ranker.batch_size=8"]
-    assert main(["train", "--data", str(data), "--run-name", "cut", *sum((["--set", s] for s in settings), [])]) == 0
-    bot = Chatbot.load(tmp_path / "save" / "cut")
+    bot, data = ranked_bot(tmp_path, pairs, "cut", "samples.max_answer_length=6")
     indexed = {bot.tokenizer.detokenize(bot.vocabulary.decode(bot.ranker.index.answer(i)))
                for i in range(len(bot.ranker.index))}
     assert indexed <= {f"Yes {w}." for w in WORDS} | {f"Ok {w}." for w in WORDS}, indexed  # training answers
@@ -424,16 +432,11 @@ def test_answers_cut_by_the_length_limit_are_replied_only_as_whole_sentences(tmp
 def test_answers_with_words_outside_the_vocabulary_are_indexed_and_replied_with_those_words(tmp_path):
     """Each answer names a friend seen once, outside a vocabulary of the words seen twice: the index keeps these
     answers with the names, and replies show the names, never <unk>."""
-    from tests.conftest import TINY_MODEL, WORDS, prepare_pairs
+    from tests.conftest import WORDS
 
     names = [f"zorb{chr(97 + i % 26)}{chr(97 + i // 26)}x" for i in range(40)]
     pairs = [(f"who is friend {WORDS[i % 10]} {i}?", f"my friend is {name}.") for i, name in enumerate(names)]
-    cut = ["vocab.min_count=2", "samples.valid_fraction=0.2", "samples.test_fraction=0"]
-    data = prepare_pairs(tmp_path / "corpus", pairs, *cut)
-    settings = [*TINY_MODEL, *cut, f"train.save_dir={tmp_path / 'save'}", "decode.xla=false", "ranker.enabled=true",
-                "ranker.epochs=2", "ranker.dim=8", "ranker.batch_size=8"]
-    assert main(["train", "--data", str(data), "--run-name", "names", *sum((["--set", s] for s in settings), [])]) == 0
-    bot = Chatbot.load(tmp_path / "save" / "names")
+    bot, _ = ranked_bot(tmp_path, pairs, "names", "vocab.min_count=2")
     assert "zorbaax" not in bot.vocabulary
     written = {f"My friend is {name}." for name in names}
     index = bot.ranker.index
