@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -49,7 +50,6 @@ class ResponseIndex:
     unknown_share: float = 0.0
     unknown: WordList | None = None
     approximate: ApproximateSearch | None = field(default=None, repr=False)
-    _unknown_starts: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -62,9 +62,12 @@ class ResponseIndex:
         """The words behind the ``<unk>`` ids of answer ``index``, in order."""
         if self.unknown is None:
             return []
-        if self._unknown_starts is None:
-            self._unknown_starts = unknown_starts(self.values, self.offsets)
-        return self.unknown.words(int(self._unknown_starts[index]), int(self._unknown_starts[index + 1]))
+        starts = self._unknown_starts
+        return self.unknown.words(int(starts[index]), int(starts[index + 1]))
+
+    @cached_property
+    def _unknown_starts(self) -> np.ndarray:
+        return unknown_starts(self.values, self.offsets)
 
     @classmethod
     def build(cls, answers: list[np.ndarray], encode, idf: np.ndarray, batch_size: int = 512,
