@@ -19,18 +19,12 @@ import numpy as np
 
 from deepqa import atomic
 from deepqa.errors import DatasetError
+from deepqa.data.flat import consistent_offsets, flatten
 from deepqa.data.splits import SPLITS
 from deepqa.data.unknown_words import WordList, checked, unknown_starts
 
 FORMAT_VERSION = 1
 UNKNOWN_WORDS = "answer_unknown_words"  # the arrays' name prefix in samples.npz
-
-
-def _flatten(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum([len(row) for row in rows])
-    values = np.concatenate(rows).astype(np.int32) if len(rows) else np.zeros(0, dtype=np.int32)
-    return values, offsets
 
 
 @dataclass
@@ -54,8 +48,8 @@ class Samples:
                   answer_words: Sequence[Sequence[str]] | None = None) -> "Samples":
         """Build from one id array per question and per answer, and optionally the words behind each answer's
         ``<unk>`` ids."""
-        encoder_values, encoder_offsets = _flatten(encoder)
-        decoder_values, decoder_offsets = _flatten(decoder)
+        encoder_values, encoder_offsets = flatten(encoder)
+        decoder_values, decoder_offsets = flatten(decoder)
         unknown = None if answer_words is None else WordList.of(word for words in answer_words for word in words)
         return cls(encoder_values, encoder_offsets, decoder_values, decoder_offsets,
                    np.asarray(split, dtype=np.int8), np.asarray(conversation, dtype=np.int32),
@@ -135,7 +129,7 @@ class Samples:
         count = len(self.split)
         for name in ("encoder", "decoder"):
             offsets, values = getattr(self, f"{name}_offsets"), getattr(self, f"{name}_values")
-            if len(offsets) != count + 1 or offsets[0] != 0 or offsets[-1] != len(values) or np.any(np.diff(offsets) < 0):
+            if not consistent_offsets(offsets, len(values), count):
                 raise DatasetError(f"samples file {where!r}: {name} offsets are inconsistent")
             if vocab_size is not None and len(values) and (values.min() < 0 or values.max() >= vocab_size):
                 raise DatasetError(f"samples file {where!r}: {name} ids fall outside the vocabulary of {vocab_size}")

@@ -10,6 +10,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from deepqa.data.flat import consistent_offsets, flatten
 from deepqa.data.vocab import UNK
 
 
@@ -23,10 +24,7 @@ class WordList:
     @classmethod
     def of(cls, words: Iterable[str]) -> "WordList":
         """The list of ``words``, in order."""
-        encoded = [word.encode("utf-8") for word in words]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        offsets[1:] = np.cumsum([len(word) for word in encoded])
-        return cls(np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets)
+        return cls(*flatten([np.frombuffer(word.encode("utf-8"), dtype=np.uint8) for word in words], np.uint8))
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -66,9 +64,7 @@ def checked(words: WordList | None, values: np.ndarray, where: str) -> str | Non
     """What is wrong with ``words`` as the words behind the ``<unk>`` of ``values``, or None when nothing is."""
     if words is None:
         return None
-    offsets = words.offsets
-    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(words.data) or np.any(np.diff(offsets) < 0):
+    if not consistent_offsets(words.offsets, len(words.data)):
         return f"{where}: the offsets of the unknown words are inconsistent"
-    if len(words) != int(np.count_nonzero(np.asarray(values) == UNK)):
-        return f"{where}: {len(words)} unknown words for {int(np.count_nonzero(np.asarray(values) == UNK))} <unk> ids"
-    return None
+    unknown = int(np.count_nonzero(np.asarray(values) == UNK))
+    return f"{where}: {len(words)} unknown words for {unknown} <unk> ids" if len(words) != unknown else None

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from deepqa import atomic
+from deepqa.data.flat import flatten
 from deepqa.data.unknown_words import WordList, checked, unknown_starts
 from deepqa.data.vocab import UNK
 from deepqa.errors import DatasetError
@@ -88,9 +89,7 @@ class ResponseIndex:
             first.setdefault(key, (answer, words))
         keys = sorted(counts, key=lambda key: -counts[key])[:limit or None]
         rows = [first[key][0].astype(np.int32) for key in keys]
-        lengths = np.array([len(row) for row in rows], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        values = np.concatenate(rows).astype(np.int32) if rows else np.zeros(0, np.int32)
+        values, offsets = flatten(rows)
         unknown = WordList.of(word for key in keys for word in first[key][1])
         return cls(values, offsets, encode_rows(encode, rows, batch_size) if rows else np.zeros((0, 1), np.float32),
                    idf, unknown_share, unknown)
