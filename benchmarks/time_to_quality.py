@@ -41,6 +41,7 @@ from deepqa.files import METRICS_FILE
 CANDIDATES: dict[str, dict[str, list[str]]] = {
     "baseline": {"data": [], "train": []},
     "lstm_512": {"data": [], "train": ["lstm.units=512"]},
+    "lstm_512_dropout_0.3": {"data": [], "train": ["lstm.units=512", "model.dropout=0.3"]},
     "transformer": {"data": [], "train": ["model.type=transformer"]},
     "transformer_256": {"data": [], "train": ["model.type=transformer", "model.embedding_dim=256",
                                               "transformer.feedforward_dim=512"]},

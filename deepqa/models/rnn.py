@@ -130,9 +130,10 @@ class RecurrentSeq2Seq(Seq2Seq):
         encoder_outputs, keys, encoder_mask, states = self._encode(inputs["encoder_ids"], training)
         decoder_ids = inputs["decoder_ids"]
         x = self.dropout(self.decoder_embedding(decoder_ids), training=training)
-        decoder_mask = ops.not_equal(decoder_ids, 0)
+        # No padding mask: answers are padded at the end, so the outputs at real tokens are the same without
+        # one, and the loss ignores the padded positions. A mask would cost a select a time step and layer.
         for layer, initial_state in zip(self.decoder_layers, states):
-            x = layer(x, initial_state=initial_state, mask=decoder_mask, training=training)[0]
+            x = layer(x, initial_state=initial_state, training=training)[0]
         return self._attend(x, encoder_outputs, keys, encoder_mask, training)
 
     def embedding_tables(self):
