@@ -55,9 +55,10 @@ def encode_cases(bot: Chatbot, cases: list[Case]) -> list[EncodedCase]:
         context = bot.tokenizer.tokenize(" ".join(case.context))
         candidates = [bot.tokenizer.tokenize(text) for text in case.candidates]
         longest = bot.config.samples.max_answer_length
-        return EncodedCase(bot.encode_turns(case.context[-1], case.context[:-1]),
-                           [bot.encode_answer(text) for text in case.candidates], context, candidates,
-                           lexical(context), [lexical(tokens)[:longest] for tokens in candidates])
+        # The ranker reads the context as a reply reads it; the TF-IDF and BM25 baselines read all of it.
+        context_ids, context_lexical = bot.encode_turns_lexically(case.context[-1], case.context[:-1])
+        return EncodedCase(context_ids, [bot.encode_answer(text) for text in case.candidates], context, candidates,
+                           context_lexical, [lexical(tokens)[:longest] for tokens in candidates])
     return [encode(case) for case in cases]
 
 

@@ -102,8 +102,9 @@ class Chatbot:
 
     def encode_turns_lexically(self, question: str, context: Sequence[str] | None = None
                                ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`encode_turns`' ids, and the same ids with unknown words told apart (see
-        :func:`deepqa.ranker.lexical.lexical_ids`) for the ranker's lexical part."""
+        """:meth:`encode_turns`' ids, and for the ranker's lexical part the same turns' ids with unknown words
+        told apart (see :func:`deepqa.ranker.lexical.lexical_ids`), not cut to the question length: the lexical
+        part matches every word of those turns."""
         turns = list(context or [])[-self.config.samples.context_turns:] if self.config.samples.context_turns else []
         ids: list[int] = []
         lexical: list[int] = []
@@ -113,7 +114,7 @@ class Chatbot:
             ids += turn_ids.tolist() + [EOS]
             lexical += lexical_ids(tokens, turn_ids, len(self.vocabulary)).tolist() + [EOS]
         keep = slice(-self.config.samples.max_question_length - 1, -1)  # the end, without the last <eos>
-        return np.asarray(ids[keep], dtype=np.int32), np.asarray(lexical[keep], dtype=np.int64)
+        return np.asarray(ids[keep], dtype=np.int32), np.asarray(lexical[:-1], dtype=np.int64)
 
     def encode_answer(self, answer: str) -> np.ndarray:
         """Decoder ids of an answer (without <go>/<eos>), cut to the longest answer the model produces."""

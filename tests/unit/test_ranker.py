@@ -7,7 +7,9 @@ import tensorflow as tf
 
 from deepqa.cli import main
 from deepqa.errors import ConfigError, DatasetError
-from deepqa.evaluate.evaluation import evaluate
+from deepqa.data.vocab import UNK
+from deepqa.evaluate.evaluation import encode_cases, evaluate
+from deepqa.evaluate.selection import Case
 from deepqa.files import RANKER_FILE, RANKER_INDEX, RANKER_WEIGHTS
 from deepqa.inference.chatbot import Chatbot
 from deepqa.ranker.index import ResponseIndex
@@ -453,3 +455,14 @@ def test_answers_with_words_outside_the_vocabulary_are_indexed_and_replied_with_
         name = answer.split()[-1].rstrip(".")
         assert bot.reply(f"is {name} here?", mode="rank").text == answer
         assert bot.reply(f"is {name} here?", mode="hybrid", hybrid_retrieved=10).text == answer
+    # Named before more words than the towers read, the name still counts in the lexical part, and evaluation
+    # reads a case's context as a reply does.
+    filler = " ".join(WORDS[j % 10] for j in range(bot.config.samples.max_question_length))
+    for answer in sorted(indexed)[:5]:
+        name = answer.split()[-1].rstrip(".")
+        question = f"is {name} here? {filler}"
+        assert UNK not in bot.encode_turns(question)  # the towers' row is cut before the name
+        assert bot.reply(question, mode="rank").text == answer
+        case = encode_cases(bot, [Case([f"who is {name}?", question], answer, ["no."])])[0]
+        np.testing.assert_array_equal(case.context_lexical,
+                                      bot.encode_turns_lexically(question, [f"who is {name}?"])[1])
