@@ -74,7 +74,7 @@ class Ranker:
                                         pad_rows([self.lexical_answer(*answer) for answer in answers]), self.index.idf)
                 row_scores = row_scores + weight * lexical
             order = np.argsort(-row_scores)[:k]
-            results.append([(*answers[i][:1], float(row_scores[i]), answers[i][1]) for i in order])
+            results.append([(answers[i][0], float(row_scores[i]), answers[i][1]) for i in order])
         return results
 
     def lexical_answer(self, ids: np.ndarray, words: Sequence[str]) -> np.ndarray:
